@@ -1,0 +1,132 @@
+"""The ingester: packets in batches through decode, rows and the archive writer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from psycopg2.extensions import connection as PgConnection
+from tqdm import tqdm
+
+from ingest.decode import AlertDecoder, DecodeError
+from ingest.rows import AlertRows, RowError, alert_rows
+from ingest.sources import Packet
+from ingest.writer import ArchiveWriter, BatchResult, QuarantinedPacket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestSummary:
+    """Totals of one ingest run."""
+
+    packets: int = 0
+    new: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    batches: list[BatchResult] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Packets per second, end to end."""
+        return self.packets / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, batch: BatchResult) -> None:
+        """Count one more batch."""
+        self.batches.append(batch)
+        self.packets += batch.packets
+        self.new += batch.new
+        self.duplicates += batch.duplicates
+        self.quarantined += batch.quarantined
+
+    def line(self) -> str:
+        """The summary line the CLI prints."""
+        return (
+            f"ingested {self.new + self.duplicates} alerts ({self.new} new, "
+            f"{self.duplicates} duplicates), quarantined {self.quarantined}, "
+            f"{self.rate:.0f} alerts/s"
+        )
+
+
+def decode_packet(decoder: AlertDecoder, packet: Packet) -> list[AlertRows] | QuarantinedPacket:
+    """Decode one packet into row sets, or say why it must be quarantined."""
+    try:
+        decoded = decoder.decode(packet.data)
+        return [alert_rows(record, decoded.schema_version) for record in decoded.records]
+    except (DecodeError, RowError) as error:
+        return QuarantinedPacket(packet.source, packet.data, str(error))
+    except Exception as error:  # noqa: BLE001 - any other failure of a hostile packet is quarantined too
+        log.warning("unexpected error decoding %s", packet.source, exc_info=True)
+        return QuarantinedPacket(packet.source, packet.data, f"{type(error).__name__}: {error}")
+
+
+class Ingester:
+    """Ingest packets into the archive, one transaction per batch.
+
+    Parameters
+    ----------
+    connection
+        psycopg2 connection with write rights on the archive.
+    batch_size
+        Packets per batch (and per transaction).
+    """
+
+    def __init__(self, connection: PgConnection, batch_size: int = 500) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.decoder = AlertDecoder()
+        self.writer = ArchiveWriter(connection)
+        self.batch_size = batch_size
+
+    def ingest(
+        self,
+        packets: Iterable[Packet],
+        source: str,
+        total: int | None = None,
+        progress: bool = True,
+    ) -> IngestSummary:
+        """Ingest every packet; bad ones are quarantined and the run goes on.
+
+        Parameters
+        ----------
+        packets
+            The packets, in order.
+        source
+            A label for ``ingest_batches`` (the paths, or the topic).
+        total
+            Number of packets, if known, for the progress bar.
+        progress
+            Show a tqdm progress bar.
+
+        Returns
+        -------
+        IngestSummary
+            Counts and the end-to-end rate.
+        """
+        summary = IngestSummary()
+        started = time.monotonic()
+        alerts: list[AlertRows] = []
+        quarantined: list[QuarantinedPacket] = []
+        batch_started = time.monotonic()
+        count = 0
+        with tqdm(total=total, unit="alert", disable=not progress, desc="ingest") as bar:
+            for packet in packets:
+                result = decode_packet(self.decoder, packet)
+                if isinstance(result, QuarantinedPacket):
+                    quarantined.append(result)
+                else:
+                    alerts.extend(result)
+                count += 1
+                if count == self.batch_size:
+                    summary.add(self.writer.write_batch(alerts, quarantined, source, batch_started))
+                    bar.update(count)
+                    alerts, quarantined, count = [], [], 0
+                    batch_started = time.monotonic()
+            if count:
+                summary.add(self.writer.write_batch(alerts, quarantined, source, batch_started))
+                bar.update(count)
+        summary.seconds = time.monotonic() - started
+        return summary

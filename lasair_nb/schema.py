@@ -1,0 +1,238 @@
+"""The archive schema, defined once. Every column has a comment: the query builder shows it.
+
+Column names are lower case so users can type ``objectId`` or ``objectid``
+unquoted in SQL; otherwise they keep ZTF's field names. Migrations in
+``lasair_nb/migrations`` create exactly these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from healpix_alchemy import Point
+from sqlalchemy.dialects.postgresql import BYTEA, DOUBLE_PRECISION, REAL
+
+from lasair_nb.features import FEATURES
+from lasair_nb.photometry import BANDS
+from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS
+
+metadata = sa.MetaData()
+
+AVRO_TYPES: dict[str, sa.types.TypeEngine] = {
+    "double": DOUBLE_PRECISION(),
+    "float": REAL(),
+    "int": sa.Integer(),
+    "long": sa.BigInteger(),
+    "string": sa.Text(),
+}
+"""Avro type of a ZTF field → PostgreSQL column type (REAL keeps ZTF's 32-bit floats exact)."""
+
+
+def _ztf_columns(fields: tuple[tuple[str, str, str], ...], skip: tuple[str, ...] = ()):
+    return [
+        sa.Column(name, AVRO_TYPES[avro_type], comment=doc)
+        for name, avro_type, doc in fields
+        if name not in skip
+    ]
+
+
+def _objectid(**kwargs) -> sa.Column:
+    return sa.Column("objectid", sa.Text, nullable=False, comment="ZTF object identifier", **kwargs)
+
+
+candidates = sa.Table(
+    "candidates",
+    metadata,
+    sa.Column("candid", sa.BigInteger, primary_key=True, comment="Candidate ID from operations DB"),
+    _objectid(),
+    *_ztf_columns(CANDIDATE_FIELDS, skip=("candid",)),
+    sa.Column("schemavsn", sa.Text, nullable=False, comment="ZTF alert schema version"),
+    sa.Column("hpx", Point, nullable=False, comment="HEALPix index (nested, order 29) of ra, dec"),
+    sa.Column(
+        "in_alert",
+        sa.Boolean,
+        nullable=False,
+        comment=(
+            "True if this detection's own alert was ingested; false if it is known "
+            "only from the prv_candidates history of a later alert (fewer fields)"
+        ),
+    ),
+    sa.Column(
+        "dc_mag",
+        DOUBLE_PRECISION,
+        comment="Apparent (DC) magnitude: reference flux +/- difference flux [mag]",
+    ),
+    sa.Column("dc_sigmag", DOUBLE_PRECISION, comment="1-sigma uncertainty of dc_mag [mag]"),
+    sa.Column(
+        "ingested_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When this row was first written",
+    ),
+    sa.Index("ix_candidates_objectid_jd", "objectid", "jd"),
+    sa.Index("ix_candidates_hpx", "hpx"),
+    sa.Index("ix_candidates_jd", "jd"),
+    comment="Every ZTF detection: alert candidates and the detections of their histories",
+)
+
+noncandidates = sa.Table(
+    "noncandidates",
+    metadata,
+    _objectid(primary_key=True),
+    sa.Column("jd", DOUBLE_PRECISION, primary_key=True, comment="Julian date of the observation"),
+    sa.Column("fid", sa.Integer, primary_key=True, comment="Filter ID (1=g; 2=R; 3=i)"),
+    sa.Column("pid", sa.BigInteger, comment="Processing ID for the science image"),
+    sa.Column(
+        "diffmaglim", REAL, comment="5-sigma limiting magnitude of the difference image [mag]"
+    ),
+    sa.Column("pdiffimfilename", sa.Text, comment="Filename of the difference image"),
+    sa.Column("programpi", sa.Text, comment="Principal investigator of the program"),
+    sa.Column("programid", sa.Integer, comment="Program ID: public (1), collaboration, Caltech"),
+    sa.Column("nid", sa.Integer, comment="Night ID"),
+    sa.Column("rcid", sa.Integer, comment="Readout channel ID [00 .. 63]"),
+    sa.Column("field", sa.Integer, comment="ZTF field ID"),
+    sa.Column("magzpsci", REAL, comment="Magnitude zero point of the science image [mag]"),
+    sa.Column("magzpsciunc", REAL, comment="Uncertainty of magzpsci [mag]"),
+    sa.Column("magzpscirms", REAL, comment="RMS of the zero-point calibration [mag]"),
+    sa.Column("clrcoeff", REAL, comment="Color coefficient of the photometric calibration"),
+    sa.Column("clrcounc", REAL, comment="Uncertainty of clrcoeff"),
+    sa.Column("rbversion", sa.Text, comment="Version of the real-bogus model"),
+    comment="Non-detections (upper limits) from the prv_candidates of alerts",
+)
+
+forced_photometry = sa.Table(
+    "forced_photometry",
+    metadata,
+    _objectid(),
+    *_ztf_columns(FP_HIST_FIELDS),
+    sa.Index(
+        "uq_forced_photometry_epoch",
+        "objectid",
+        "jd",
+        "fid",
+        "field",
+        "rcid",
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    ),
+    comment="Forced PSF photometry at the object's position (fp_hists of 4.x alerts)",
+)
+
+cutouts = sa.Table(
+    "cutouts",
+    metadata,
+    sa.Column("candid", sa.BigInteger, primary_key=True, comment="Candidate ID of the alert"),
+    _objectid(index=True),
+    sa.Column("science", BYTEA, comment="Science image stamp, as received"),
+    sa.Column("template", BYTEA, comment="Reference (template) image stamp, as received"),
+    sa.Column("difference", BYTEA, comment="Difference image stamp, as received"),
+    sa.Column(
+        "stamp_format",
+        sa.Text,
+        nullable=False,
+        comment="Encoding of the stamps: fits.gz (ZTF >= 1.8), jpeg (schema 1.5), fits",
+    ),
+    comment="The three 63x63 image stamps of each alert",
+)
+
+
+def _band_columns(band: str) -> list[sa.Column]:
+    columns = [
+        sa.Column(
+            f"ncand_{band}", sa.Integer, nullable=False, comment=f"Detections in {band} band"
+        ),
+        sa.Column(
+            f"latest_mag_{band}",
+            DOUBLE_PRECISION,
+            comment=f"magpsf of the latest {band} detection [mag]",
+        ),
+        sa.Column(
+            f"latest_dcmag_{band}",
+            DOUBLE_PRECISION,
+            comment=f"DC (apparent) magnitude of the latest {band} detection [mag]",
+        ),
+        sa.Column(f"min_mag_{band}", DOUBLE_PRECISION, comment=f"Brightest {band} magpsf [mag]"),
+        sa.Column(f"max_mag_{band}", DOUBLE_PRECISION, comment=f"Faintest {band} magpsf [mag]"),
+        sa.Column(f"mean_mag_{band}", DOUBLE_PRECISION, comment=f"Mean {band} magpsf [mag]"),
+        sa.Column(
+            f"dmdt_{band}",
+            DOUBLE_PRECISION,
+            comment=(
+                f"Rate of change of the {band} magnitude since the previous night's "
+                "detection [mag/day, negative = brightening]"
+            ),
+        ),
+    ]
+    columns += [
+        sa.Column(f"{name}_{band}", DOUBLE_PRECISION, comment=f"{description} ({band} band)")
+        for name, description in FEATURES.items()
+    ]
+    return columns
+
+
+objects = sa.Table(
+    "objects",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="ZTF object identifier"),
+    sa.Column("ra", DOUBLE_PRECISION, nullable=False, comment="Mean right ascension (ICRS) [deg]"),
+    sa.Column("dec", DOUBLE_PRECISION, nullable=False, comment="Mean declination (ICRS) [deg]"),
+    sa.Column("hpx", Point, nullable=False, comment="HEALPix index (nested, order 29) of ra, dec"),
+    sa.Column("ncand", sa.Integer, nullable=False, comment="Number of detections"),
+    sa.Column("nalerts", sa.Integer, nullable=False, comment="Number of alerts received"),
+    sa.Column("jdmin", DOUBLE_PRECISION, nullable=False, comment="Julian date of first detection"),
+    sa.Column("jdmax", DOUBLE_PRECISION, nullable=False, comment="Julian date of latest detection"),
+    sa.Column("latest_candid", sa.BigInteger, nullable=False, comment="candid of latest alert"),
+    sa.Column(
+        "context",
+        sa.Text,
+        nullable=False,
+        comment="Context class from PS1/Gaia fields: star-like, nuclear, near galaxy, orphan",
+    ),
+    sa.Column("sgscore1", REAL, comment="Star/galaxy score of the nearest PS1 source (1 = star)"),
+    sa.Column("distpsnr1", REAL, comment="Distance to the nearest PS1 source [arcsec]"),
+    sa.Column("neargaia", REAL, comment="Distance to the nearest Gaia source [arcsec]"),
+    sa.Column("maggaia", REAL, comment="Gaia G magnitude of the nearest Gaia source [mag]"),
+    sa.Column("ssnamenr", sa.Text, comment="Name of the nearest known solar-system object"),
+    *[column for band in BANDS.values() for column in _band_columns(band)],
+    sa.Index("ix_objects_hpx", "hpx"),
+    sa.Index("ix_objects_jdmax", "jdmax"),
+    comment="One row per object: position, light-curve summary, features and context",
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Row number"),
+    sa.Column("source", sa.Text, nullable=False, comment="File, tarball member or topic/offset"),
+    sa.Column("sha256", sa.Text, nullable=False, unique=True, comment="SHA-256 of the raw bytes"),
+    sa.Column("raw", BYTEA, nullable=False, comment="The packet exactly as received"),
+    sa.Column("reason", sa.Text, nullable=False, comment="Why it could not be ingested"),
+    sa.Column(
+        "received_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When it was quarantined",
+    ),
+    comment="Packets that failed to decode or validate, kept whole with the reason",
+)
+
+ingest_batches = sa.Table(
+    "ingest_batches",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Batch number"),
+    sa.Column("source", sa.Text, nullable=False, comment="Where the batch came from"),
+    sa.Column(
+        "started_at", sa.DateTime(timezone=True), nullable=False, comment="Start of the batch"
+    ),
+    sa.Column(
+        "finished_at", sa.DateTime(timezone=True), nullable=False, comment="Its database commit"
+    ),
+    sa.Column("n_packets", sa.Integer, nullable=False, comment="Packets in the batch"),
+    sa.Column("n_new", sa.Integer, nullable=False, comment="Alerts new to the archive"),
+    sa.Column("n_duplicate", sa.Integer, nullable=False, comment="Alerts already archived"),
+    sa.Column("n_quarantined", sa.Integer, nullable=False, comment="Packets quarantined"),
+    sa.Column("duration_s", DOUBLE_PRECISION, nullable=False, comment="Wall time [s]"),
+    sa.Column("alerts_per_s", DOUBLE_PRECISION, nullable=False, comment="Packets per second"),
+    comment="One row per ingest batch (one database transaction)",
+)
