@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from psycopg2.extensions import connection as PgConnection
@@ -108,25 +109,46 @@ class Ingester:
         """
         summary = IngestSummary()
         started = time.monotonic()
-        alerts: list[AlertRows] = []
-        quarantined: list[QuarantinedPacket] = []
-        batch_started = time.monotonic()
-        count = 0
-        with tqdm(total=total, unit="alert", disable=not progress, desc="ingest") as bar:
-            for packet in packets:
-                result = decode_packet(self.decoder, packet)
-                if isinstance(result, QuarantinedPacket):
-                    quarantined.append(result)
-                else:
-                    alerts.extend(result)
-                count += 1
-                if count == self.batch_size:
-                    summary.add(self.writer.write_batch(alerts, quarantined, source, batch_started))
-                    bar.update(count)
-                    alerts, quarantined, count = [], [], 0
-                    batch_started = time.monotonic()
-            if count:
-                summary.add(self.writer.write_batch(alerts, quarantined, source, batch_started))
-                bar.update(count)
+        with (
+            tqdm(total=total, unit="alert", disable=not progress, desc="ingest") as bar,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer") as writer,
+        ):
+            # The writer thread commits batch n while this thread decodes batch n+1:
+            # the database works on the other core meanwhile (psycopg2 releases the GIL).
+            pending: Future[BatchResult] | None = None
+
+            def finish_pending() -> None:
+                if pending is not None:
+                    result = pending.result()
+                    summary.add(result)
+                    bar.update(result.packets)
+
+            for alerts, quarantined, batch_started in self._batches(packets):
+                finish_pending()
+                pending = writer.submit(
+                    self.writer.write_batch, alerts, quarantined, source, batch_started
+                )
+            finish_pending()
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _batches(
+        self, packets: Iterable[Packet]
+    ) -> Iterator[tuple[list[AlertRows], list[QuarantinedPacket], float]]:
+        alerts: list[AlertRows] = []
+        quarantined: list[QuarantinedPacket] = []
+        count = 0
+        batch_started = time.monotonic()
+        for packet in packets:
+            result = decode_packet(self.decoder, packet)
+            if isinstance(result, QuarantinedPacket):
+                quarantined.append(result)
+            else:
+                alerts.extend(result)
+            count += 1
+            if count == self.batch_size:
+                yield alerts, quarantined, batch_started
+                alerts, quarantined, count = [], [], 0
+                batch_started = time.monotonic()
+        if count:
+            yield alerts, quarantined, batch_started

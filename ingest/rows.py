@@ -188,20 +188,26 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
     return rows
 
 
+_EMPTY_CANDIDATE = dict.fromkeys(CANDIDATE_COLUMNS)
+_EMPTY_FORCED = dict.fromkeys(FP_HIST_COLUMNS)
+
+
 def _candidate_row(
     source: dict[str, Any], objectid: str, schemavsn: str, *, in_alert: bool
 ) -> dict[str, Any]:
-    row = {name: source.get(name) for name in CANDIDATE_COLUMNS}
-    row["objectid"] = objectid
-    row["schemavsn"] = schemavsn
-    row["in_alert"] = in_alert
-    return row
+    # Every candidate column, None where this schema version lacks the field. Rows
+    # may carry extra keys; the writer selects the table's columns.
+    return {
+        **_EMPTY_CANDIDATE,
+        **source,
+        "objectid": objectid,
+        "schemavsn": schemavsn,
+        "in_alert": in_alert,
+    }
 
 
 def _forced_row(source: dict[str, Any], objectid: str) -> dict[str, Any]:
-    row = {name: source.get(name) for name in FP_HIST_COLUMNS}
-    row["objectid"] = objectid
-    return row
+    return {**_EMPTY_FORCED, **source, "objectid": objectid}
 
 
 def add_derived_columns(candidates: list[dict[str, Any]]) -> None:

@@ -9,15 +9,18 @@ the same transaction.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
-import math
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
+import sqlalchemy as sa
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.extras import execute_values
 
@@ -25,11 +28,6 @@ from ingest.objects import DETECTION_COLUMNS, summarise_objects
 from ingest.rows import AlertRows, add_derived_columns
 from lasair_nb import schema
 
-CANDIDATE_COLUMNS = tuple(column.name for column in schema.candidates.c if column.name != "ingested_at")
-NONCANDIDATE_COLUMNS = tuple(column.name for column in schema.noncandidates.c)
-FORCED_COLUMNS = tuple(column.name for column in schema.forced_photometry.c)
-CUTOUT_COLUMNS = tuple(column.name for column in schema.cutouts.c)
-OBJECT_COLUMNS = tuple(column.name for column in schema.objects.c)
 
 
 @dataclass(frozen=True)
@@ -52,46 +50,93 @@ class BatchResult:
     seconds: float
 
 
-def _copy_text(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity"))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return "\\\\x" + bytes(value).hex()
-    text = str(value)
-    if any(character in text for character in "\\\t\n\r"):
-        text = (
-            text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+class _CopyFormat:
+    """Sends rows (dicts) of one table to PostgreSQL with ``COPY … (FORMAT csv)``.
+
+    The C ``csv`` writer does the formatting: Python's ``str`` of a float
+    round-trips, PostgreSQL reads ``nan``/``inf`` and ``True``/``False``, and None
+    becomes an unquoted empty field, which CSV COPY reads as NULL (so an empty
+    string is stored as NULL too; ZTF sends none). Tables with bytea columns use
+    :func:`_copy_cutouts` instead.
+    """
+
+    def __init__(self, table: sa.Table, columns: Sequence[str]) -> None:
+        if any(isinstance(table.c[name].type, sa.LargeBinary) for name in columns):
+            raise TypeError(f"{table.name} has bytea columns; CSV COPY would hex-encode them")
+        self.columns = tuple(columns)
+        self._get = itemgetter(*self.columns)
+
+    def copy(self, cursor: Any, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """COPY ``rows`` into ``table``; returns how many were sent."""
+        if not rows:
+            return 0
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows(map(self._get, rows))
+        data = io.BytesIO(buffer.getvalue().encode())
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT csv)", data
         )
-    return text
+        return len(rows)
 
 
-def _copy_rows(
-    cursor: Any, table: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> None:
-    buffer = io.StringIO()
-    write = buffer.write
+CANDIDATES = _CopyFormat(
+    schema.candidates, [c.name for c in schema.candidates.c if c.name != "ingested_at"]
+)
+NONCANDIDATES = _CopyFormat(schema.noncandidates, [c.name for c in schema.noncandidates.c])
+FORCED = _CopyFormat(schema.forced_photometry, [c.name for c in schema.forced_photometry.c])
+
+
+def _copy_cutouts(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY cutout rows in PostgreSQL's binary format: the stamps go as raw bytes.
+
+    Text COPY would double every stamp into hex and make the CSV writer scan it.
+    """
+    if not rows:
+        return
+    buffer = io.BytesIO()
+    buffer.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))
     for row in rows:
-        write("\t".join([_copy_text(row.get(column)) for column in columns]))
-        write("\n")
+        buffer.write(struct.pack("!hiq", len(CUTOUT_COLUMNS), 8, row["candid"]))
+        for name in CUTOUT_COLUMNS[1:]:
+            value = row[name]
+            if value is None:
+                buffer.write(b"\xff\xff\xff\xff")
+                continue
+            if isinstance(value, str):
+                value = value.encode()
+            buffer.write(struct.pack("!i", len(value)))
+            buffer.write(value)
+    buffer.write(struct.pack("!h", -1))
     buffer.seek(0)
-    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+    cursor.copy_expert(
+        f"COPY cutouts ({', '.join(CUTOUT_COLUMNS)}) FROM STDIN WITH (FORMAT binary)", buffer
+    )
+OBJECTS = _CopyFormat(schema.objects, [c.name for c in schema.objects.c])
+CUTOUT_COLUMNS = ("candid", "objectid", "science", "template", "difference", "stamp_format")
 
 
 def _staging_tables(cursor: Any) -> None:
-    for table in ("candidates", "noncandidates", "forced_photometry", "cutouts", "objects"):
+    for table in ("candidates", "noncandidates", "forced_photometry", "objects"):
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS staging_{table} "
             f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+
+
+def _unseen(
+    rows: Iterable[dict[str, Any]], key: tuple[str, ...], present: Iterable[tuple]
+) -> list[dict[str, Any]]:
+    """Rows whose ``key`` is neither in ``present`` nor repeated earlier in ``rows``."""
+    seen = set(present)
+    get = itemgetter(*key)
+    unseen = []
+    for row in rows:
+        value = get(row) if len(key) > 1 else (get(row),)
+        if value not in seen:
+            seen.add(value)
+            unseen.append(row)
+    return unseen
 
 
 class ArchiveWriter:
@@ -172,6 +217,52 @@ class ArchiveWriter:
     def _write_alerts(self, cursor: Any, alerts: Sequence[AlertRows]) -> int:
         if not alerts:
             return 0
+        objectids = sorted({alert.objectid for alert in alerts})
+        changed = self._write_candidates(cursor, alerts)
+        alert_candids = {alert.candid for alert in alerts}
+        new = sum(1 for candid, in_alert, _ in changed if in_alert and candid in alert_candids)
+
+        # Each alert repeats its object's history: send only rows the archive lacks
+        # (ON CONFLICT still guards against a concurrent ingester).
+        cursor.execute(
+            "SELECT objectid, jd, fid FROM noncandidates WHERE objectid = ANY(%s)", (objectids,)
+        )
+        self._insert_new(
+            cursor,
+            "noncandidates",
+            NONCANDIDATES,
+            _unseen(
+                (r for a in alerts for r in a.noncandidates),
+                ("objectid", "jd", "fid"),
+                cursor.fetchall(),
+            ),
+        )
+        cursor.execute(
+            "SELECT objectid, jd, fid, field, rcid FROM forced_photometry"
+            " WHERE objectid = ANY(%s)",
+            (objectids,),
+        )
+        self._insert_new(
+            cursor,
+            "forced_photometry",
+            FORCED,
+            _unseen(
+                (r for a in alerts for r in a.forced),
+                ("objectid", "jd", "fid", "field", "rcid"),
+                cursor.fetchall(),
+            ),
+        )
+        self._write_cutouts(cursor, [a.cutout for a in alerts if a.cutout is not None])
+        # Only objects whose detections changed need a new summary.
+        self._update_objects(cursor, sorted({objectid for _, _, objectid in changed}))
+        return new
+
+    @staticmethod
+    def _write_candidates(cursor: Any, alerts: Sequence[AlertRows]) -> list[tuple]:
+        """Insert new detections, upgrade history-only ones whose alert arrived.
+
+        Returns (candid, in_alert, objectid) of every row inserted or upgraded.
+        """
         # One row per candid: an alert's own candidate beats a history copy of it.
         candidates: dict[int, dict[str, Any]] = {}
         for alert in alerts:
@@ -179,47 +270,51 @@ class ArchiveWriter:
                 kept = candidates.get(row["candid"])
                 if kept is None or (row["in_alert"] and not kept["in_alert"]):
                     candidates[row["candid"]] = row
+        cursor.execute(
+            "SELECT candid, in_alert FROM candidates WHERE candid = ANY(%s)", (list(candidates),)
+        )
+        for candid, in_alert in cursor.fetchall():
+            if in_alert or not candidates[candid]["in_alert"]:
+                del candidates[candid]
+        if not candidates:
+            return []
         rows = list(candidates.values())
         add_derived_columns(rows)
-        _copy_rows(cursor, "staging_candidates", CANDIDATE_COLUMNS, rows)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CANDIDATE_COLUMNS if c != "candid")
+        CANDIDATES.copy(cursor, "staging_candidates", rows)
+        names = ", ".join(CANDIDATES.columns)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CANDIDATES.columns if c != "candid")
         cursor.execute(
-            f"INSERT INTO candidates ({', '.join(CANDIDATE_COLUMNS)})"
-            f" SELECT {', '.join(CANDIDATE_COLUMNS)} FROM staging_candidates"
+            f"INSERT INTO candidates ({names}) SELECT {names} FROM staging_candidates"
             f" ON CONFLICT (candid) DO UPDATE SET {updates}"
             " WHERE NOT candidates.in_alert AND EXCLUDED.in_alert"
             " RETURNING candid, in_alert, objectid"
         )
-        changed = cursor.fetchall()
-        alert_candids = {alert.candid for alert in alerts}
-        new = sum(1 for candid, in_alert, _ in changed if in_alert and candid in alert_candids)
-
-        self._insert_new(
-            cursor, "noncandidates", NONCANDIDATE_COLUMNS,
-            (row for alert in alerts for row in alert.noncandidates),
-        )
-        self._insert_new(
-            cursor, "forced_photometry", FORCED_COLUMNS,
-            (row for alert in alerts for row in alert.forced),
-        )
-        self._insert_new(
-            cursor, "cutouts", CUTOUT_COLUMNS,
-            (alert.cutout for alert in alerts if alert.cutout is not None),
-        )
-        # Only objects whose detections changed need a new summary.
-        self._update_objects(cursor, sorted({objectid for _, _, objectid in changed}))
-        return new
+        return cursor.fetchall()
 
     @staticmethod
     def _insert_new(
-        cursor: Any, table: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]
+        cursor: Any, table: str, copy_format: _CopyFormat, rows: list[dict[str, Any]]
     ) -> None:
-        _copy_rows(cursor, f"staging_{table}", columns, rows)
-        names = ", ".join(columns)
+        if not rows:
+            return
+        copy_format.copy(cursor, f"staging_{table}", rows)
+        names = ", ".join(copy_format.columns)
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM staging_{table}"
             " ON CONFLICT DO NOTHING"
         )
+
+    @staticmethod
+    def _write_cutouts(cursor: Any, rows: list[dict[str, Any]]) -> None:
+        # Stamps are most of the bytes: skip the staging copy and send only new ones.
+        # Two ingesters racing on one candid make this COPY fail and the batch roll
+        # back; the retry then finds the stamps present.
+        if not rows:
+            return
+        cursor.execute(
+            "SELECT candid FROM cutouts WHERE candid = ANY(%s)", ([r["candid"] for r in rows],)
+        )
+        _copy_cutouts(cursor, _unseen(rows, ("candid",), cursor.fetchall()))
 
     @staticmethod
     def _update_objects(cursor: Any, objectids: list[str]) -> None:
@@ -230,9 +325,9 @@ class ArchiveWriter:
             (objectids,),
         )
         summaries = summarise_objects(cursor.fetchall())
-        _copy_rows(cursor, "staging_objects", OBJECT_COLUMNS, summaries)
-        names = ", ".join(OBJECT_COLUMNS)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OBJECT_COLUMNS if c != "objectid")
+        OBJECTS.copy(cursor, "staging_objects", summaries)
+        names = ", ".join(OBJECTS.columns)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OBJECTS.columns if c != "objectid")
         cursor.execute(
             f"INSERT INTO objects ({names}) SELECT {names} FROM staging_objects"
             f" ON CONFLICT (objectid) DO UPDATE SET {updates}"

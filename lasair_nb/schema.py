@@ -133,6 +133,7 @@ cutouts = sa.Table(
         comment="Encoding of the stamps: fits.gz (ZTF >= 1.8), jpeg (schema 1.5), fits",
     ),
     comment="The three 63x63 image stamps of each alert",
+    # The migration sets the stamp columns to STORAGE EXTERNAL: gzip data do not recompress.
 )
 
 

@@ -690,6 +690,9 @@ def upgrade() -> None:
         comment="The three 63x63 image stamps of each alert",
     )
     op.create_index(op.f("ix_cutouts_objectid"), "cutouts", ["objectid"], unique=False)
+    # Stamps arrive gzipped: storing them EXTERNAL skips TOAST's futile recompression.
+    for stamp in ("science", "template", "difference"):
+        op.execute(f"ALTER TABLE cutouts ALTER COLUMN {stamp} SET STORAGE EXTERNAL")
     op.create_table(
         "forced_photometry",
         sa.Column(
