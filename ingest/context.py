@@ -8,8 +8,9 @@ match wins:
 
 1. ``star-like``: a PS1 source with ``sgscore`` > 0.5 within 1.5″, or, when PS1 has
    nothing within 1.5″, a Gaia source within 1.5″ (a variable star, not a transient).
-2. ``nuclear``: a galaxy-like PS1 source (``sgscore`` ≤ 0.5) within 1.0″ — on the
-   core of a galaxy (AGN, TDE, nuclear supernova).
+2. ``nuclear``: a galaxy-like PS1 source (``sgscore`` ≤ 0.5; exactly 0.5 is PS1's
+   "unclassified", typical of the pieces PS1 splits a bright galaxy into) within
+   1.0″ — on the core of a galaxy (AGN, TDE, nuclear supernova).
 3. ``near galaxy``: a galaxy-like PS1 source among the three nearest, within 15″ —
    a candidate host (supernova-like).
 4. ``orphan``: none of these — no host in PS1 (hostless transient, faint host, or

@@ -70,6 +70,21 @@ class _Cursor:
         return chunk
 
 
+def _read_metadata(cursor: _Cursor) -> dict[str, bytes]:
+    """Read the container header's metadata map (an Avro map of bytes)."""
+    meta: dict[str, bytes] = {}
+    while True:
+        count = cursor.read_long()
+        if count == 0:
+            return meta
+        if count < 0:  # a negative count is followed by the block size in bytes
+            count = -count
+            cursor.read_long()
+        for _ in range(count):
+            key = cursor.read_bytes().decode("utf-8", errors="replace")
+            meta[key] = cursor.read_bytes()
+
+
 class AlertDecoder:
     """Decode Avro container packets, parsing each distinct writer schema once.
 
@@ -126,17 +141,7 @@ class AlertDecoder:
             )
         cursor = _Cursor(data)
         cursor.pos = len(MAGIC)
-        meta: dict[str, bytes] = {}
-        while True:
-            count = cursor.read_long()
-            if count == 0:
-                break
-            if count < 0:  # a negative count is followed by the block size in bytes
-                count = -count
-                cursor.read_long()
-            for _ in range(count):
-                key = cursor.read_bytes().decode("utf-8", errors="replace")
-                meta[key] = cursor.read_bytes()
+        meta = _read_metadata(cursor)
         sync = cursor.read_bytes(SYNC_SIZE)
         if "avro.schema" not in meta:
             raise DecodeError("Avro container header has no avro.schema entry")
@@ -161,11 +166,12 @@ class AlertDecoder:
                 for _ in range(count):
                     records.append(fastavro.schemaless_reader(stream, schema, None))
             except (EOFError, ValueError, IndexError, UnicodeDecodeError) as error:
-                raise DecodeError(f"corrupt record data: {type(error).__name__}: {error}") from error
-            if stream.tell() != len(block):
                 raise DecodeError(
-                    f"corrupt packet: block has {len(block) - stream.tell()} bytes after its records"
-                )
+                    f"corrupt record data: {type(error).__name__}: {error}"
+                ) from error
+            if stream.tell() != len(block):
+                extra = len(block) - stream.tell()
+                raise DecodeError(f"corrupt packet: block has {extra} bytes after its records")
         if not records:
             raise DecodeError("Avro container holds no records")
         return DecodedPacket(records=records, schema_version=version)

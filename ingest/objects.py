@@ -9,7 +9,9 @@ Definitions (per band b in g, r, i):
 * ``ra``, ``dec``: mean position of all detections (averaged as unit vectors, so
   it is right across RA = 0).
 * ``ncand_b``, ``latest_mag_b``/``latest_dcmag_b`` (the most recent detection),
-  ``min_mag_b``, ``max_mag_b``, ``mean_mag_b`` of ``magpsf``.
+  ``min_mag_b``, ``max_mag_b``, ``mean_mag_b`` of ``magpsf``. Here and below a DC
+  magnitude counts only where the reference source is the object itself
+  (:func:`lasair_nb.photometry.is_coincident`); elsewhere it is NULL.
 * ``dmdt_b``: rate of change [mag/day] from the latest earlier detection of the band
   at least :data:`DMDT_MIN_INTERVAL` days (another night) before the latest one, on
   DC magnitudes when both have one, else on ``magpsf``; NULL without such a pair.
@@ -36,7 +38,7 @@ from healpix_alchemy.constants import HPX
 
 from ingest.context import context_class
 from lasair_nb.features import FEATURES, band_features
-from lasair_nb.photometry import BANDS, is_positive
+from lasair_nb.photometry import BANDS, is_coincident, is_positive
 
 DETECTION_COLUMNS: tuple[str, ...] = (
     "objectid",
@@ -50,6 +52,7 @@ DETECTION_COLUMNS: tuple[str, ...] = (
     "isdiffpos",
     "dc_mag",
     "dc_sigmag",
+    "distnr",
     "in_alert",
     "sgscore1",
     "distpsnr1",
@@ -63,7 +66,18 @@ DETECTION_COLUMNS: tuple[str, ...] = (
 )
 """Candidate columns the summary needs, in the order the writer selects them."""
 
-NUMERIC_COLUMNS = ("candid", "jd", "fid", "ra", "dec", "magpsf", "sigmapsf", "dc_mag", "dc_sigmag")
+NUMERIC_COLUMNS = (
+    "candid",
+    "jd",
+    "fid",
+    "ra",
+    "dec",
+    "magpsf",
+    "sigmapsf",
+    "dc_mag",
+    "dc_sigmag",
+    "distnr",
+)
 
 CONTEXT_FIELDS = ("sgscore1", "distpsnr1", "neargaia", "maggaia", "ssnamenr")
 DMDT_MIN_INTERVAL = 0.5
@@ -90,7 +104,9 @@ def _mean_position(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
 
 def _band_summary(band: str, columns: dict[str, np.ndarray]) -> dict[str, Any]:
     """Summary of one band; ``columns`` holds that band's detections sorted by time."""
-    times, mag, dc = columns["jd"], columns["magpsf"], columns["dc_mag"]
+    times, mag = columns["jd"], columns["magpsf"]
+    # DC magnitudes describe the object only when the reference source is the object.
+    dc = np.where(is_coincident(columns["distnr"]), columns["dc_mag"], np.nan)
     summary: dict[str, Any] = {
         f"ncand_{band}": len(times),
         f"latest_mag_{band}": mag[-1],
@@ -108,7 +124,7 @@ def _band_summary(band: str, columns: dict[str, np.ndarray]) -> dict[str, Any]:
         summary[f"dmdt_{band}"] = (values[-1] - values[previous]) / (times[-1] - times[previous])
 
     if np.all(np.isfinite(dc)):
-        features = band_features(times, dc, columns["dc_sigmag"])
+        features = band_features(times, dc, columns["dc_sigmag"])  # a variable source
     else:
         positive = is_positive(columns["isdiffpos"])
         features = band_features(times[positive], mag[positive], columns["sigmapsf"][positive])
@@ -139,14 +155,14 @@ def summarise_object(objectid: str, detections: Sequence[Sequence[Any]]) -> dict
     dict
         Column name → value for the ``objects`` table (NaN turned into None).
     """
-    by_name = dict(zip(DETECTION_COLUMNS, zip(*detections)))
+    by_name = dict(zip(DETECTION_COLUMNS, zip(*detections, strict=True), strict=True))
     columns: dict[str, np.ndarray] = {
         name: np.array(by_name[name], dtype=float) for name in NUMERIC_COLUMNS
     }
     columns["isdiffpos"] = np.array(by_name["isdiffpos"], dtype=object)
     ra, dec = _mean_position(columns["ra"], columns["dec"])
     alerts = [row for row in detections if row[DETECTION_COLUMNS.index("in_alert")]]
-    latest = dict(zip(DETECTION_COLUMNS, (alerts or detections)[-1]))
+    latest = dict(zip(DETECTION_COLUMNS, (alerts or detections)[-1], strict=True))
     row: dict[str, Any] = {
         "objectid": objectid,
         "ra": ra,
@@ -195,6 +211,8 @@ def summarise_objects(detections: Sequence[Sequence[Any]]) -> list[dict[str, Any
     if rows:
         ra = np.array([row["ra"] for row in rows])
         dec = np.array([row["dec"] for row in rows])
-        for row, pixel in zip(rows, HPX.lonlat_to_healpix(ra * u.deg, dec * u.deg).tolist()):
+        for row, pixel in zip(
+            rows, HPX.lonlat_to_healpix(ra * u.deg, dec * u.deg).tolist(), strict=True
+        ):
             row["hpx"] = pixel
     return rows

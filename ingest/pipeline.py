@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from psycopg2.extensions import connection as PgConnection
+import psycopg2.extensions
 from tqdm import tqdm
 
 from ingest.decode import AlertDecoder, DecodeError
@@ -59,7 +59,7 @@ def decode_packet(decoder: AlertDecoder, packet: Packet) -> list[AlertRows] | Qu
         return [alert_rows(record, decoded.schema_version) for record in decoded.records]
     except (DecodeError, RowError) as error:
         return QuarantinedPacket(packet.source, packet.data, str(error))
-    except Exception as error:  # noqa: BLE001 - any other failure of a hostile packet is quarantined too
+    except Exception as error:  # a hostile packet's other failures are quarantined too
         log.warning("unexpected error decoding %s", packet.source, exc_info=True)
         return QuarantinedPacket(packet.source, packet.data, f"{type(error).__name__}: {error}")
 
@@ -75,7 +75,7 @@ class Ingester:
         Packets per batch (and per transaction).
     """
 
-    def __init__(self, connection: PgConnection, batch_size: int = 500) -> None:
+    def __init__(self, connection: psycopg2.extensions.connection, batch_size: int = 500) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.decoder = AlertDecoder()

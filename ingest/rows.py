@@ -156,10 +156,10 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         if "forcediffimflux" in previous:  # schema 3.5 carried forced photometry here
             rows.forced.append(_forced_row(previous, objectid))
         elif previous.get("candid") is not None:
-            previous = {LEGACY_RENAMES.get(key, key): value for key, value in previous.items()}
-            _check_detection(previous, f"prv_candidates[{index}]")
+            detection = {LEGACY_RENAMES.get(key, key): value for key, value in previous.items()}
+            _check_detection(detection, f"prv_candidates[{index}]")
             rows.candidates.append(
-                _candidate_row(previous, objectid, rows.schemavsn, in_alert=False)
+                _candidate_row(detection, objectid, rows.schemavsn, in_alert=False)
             )
         else:
             if previous.get("jd") is None or previous.get("fid") is None:
@@ -234,9 +234,10 @@ def add_derived_columns(candidates: list[dict[str, Any]]) -> None:
         column("magnr"),
         column("sigmagnr"),
         [row["isdiffpos"] for row in candidates],
-        column("distnr"),
     )
-    for row, pixel, mag, sig in zip(candidates, hpx.tolist(), dc_mag.tolist(), dc_sig.tolist()):
+    for row, pixel, mag, sig in zip(
+        candidates, hpx.tolist(), dc_mag.tolist(), dc_sig.tolist(), strict=True
+    ):
         row["hpx"] = pixel
         row["dc_mag"] = None if math.isnan(mag) else mag
         row["dc_sigmag"] = None if math.isnan(sig) else sig

@@ -30,8 +30,9 @@ def is_tarball(path: Path) -> bool:
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Files to read, in order: each file as given, each directory's ``.avro`` files and
-    tarballs (recursively, sorted).
+    """List the files to read: files as given, directories' ``.avro`` files and tarballs.
+
+    Directories are searched recursively, in sorted order.
 
     Raises
     ------
@@ -43,7 +44,11 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         path = Path(given).expanduser()
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and (p.suffix == ".avro" or is_tarball(p)))
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and (p.suffix == ".avro" or is_tarball(p))
+                )
             )
         elif path.is_file():
             files.append(path)

@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import psycopg2.extensions
 import sqlalchemy as sa
-from psycopg2.extensions import connection as PgConnection
 from psycopg2.extras import execute_values
 
 from ingest.objects import DETECTION_COLUMNS, summarise_objects
 from ingest.rows import AlertRows, add_derived_columns
 from lasair_nb import schema
-
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,8 @@ def _copy_cutouts(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
     cursor.copy_expert(
         f"COPY cutouts ({', '.join(CUTOUT_COLUMNS)}) FROM STDIN WITH (FORMAT binary)", buffer
     )
+
+
 OBJECTS = _CopyFormat(schema.objects, [c.name for c in schema.objects.c])
 CUTOUT_COLUMNS = ("candid", "objectid", "science", "template", "difference", "stamp_format")
 
@@ -148,7 +149,7 @@ class ArchiveWriter:
         A psycopg2 connection to the archive with write rights (the ingester's).
     """
 
-    def __init__(self, connection: PgConnection) -> None:
+    def __init__(self, connection: psycopg2.extensions.connection) -> None:
         self.connection = connection
         with connection.cursor() as cursor:
             _staging_tables(cursor)
@@ -238,8 +239,7 @@ class ArchiveWriter:
             ),
         )
         cursor.execute(
-            "SELECT objectid, jd, fid, field, rcid FROM forced_photometry"
-            " WHERE objectid = ANY(%s)",
+            "SELECT objectid, jd, fid, field, rcid FROM forced_photometry WHERE objectid = ANY(%s)",
             (objectids,),
         )
         self._insert_new(

@@ -157,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     files = ingest.add_parser("files", help="Avro files, directories, .tar.gz/.tgz tarballs")
     files.add_argument("paths", nargs="+", metavar="PATH")
-    files.add_argument("--batch", type=int, default=get_settings().ingest_batch_size,
-                       help="alerts per transaction (default %(default)s)")
+    files.add_argument(
+        "--batch",
+        type=int,
+        default=get_settings().ingest_batch_size,
+        help="alerts per transaction (default %(default)s)",
+    )
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
     files.set_defaults(handler=ingest_files)
 

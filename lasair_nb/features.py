@@ -84,7 +84,7 @@ def band_features(
 
     result = dict.fromkeys(FEATURES, float("nan"))
     if len(t) >= MIN_POINTS:
-        result.update(zip(_BASIC_NAMES, (float(v) for v in _BASIC(t, m, e))))
+        result.update(zip(_BASIC_NAMES, (float(v) for v in _BASIC(t, m, e)), strict=True))
     if len(t) >= MIN_POINTS_PERIOD:
         period, snr = _PERIODOGRAM(t, m, e)
         result["period"] = float(period)

@@ -1,4 +1,4 @@
-"""Photometry of ZTF difference-image detections.
+r"""Photometry of ZTF difference-image detections.
 
 ZTF measures each detection on a difference image (science minus reference), so
 ``magpsf`` is the magnitude of the *change* in flux. Where the reference image
@@ -9,20 +9,25 @@ flux to the reference flux:
 
 .. math::
 
-    f_\\mathrm{ref} = 10^{-0.4\\,\\mathrm{magnr}}, \\quad
-    f_\\mathrm{diff} = 10^{-0.4\\,\\mathrm{magpsf}}, \\quad
-    f_\\mathrm{DC} = f_\\mathrm{ref} \\pm f_\\mathrm{diff}
+    f_\mathrm{ref} = 10^{-0.4\,\mathrm{magnr}}, \quad
+    f_\mathrm{diff} = 10^{-0.4\,\mathrm{magpsf}}, \quad
+    f_\mathrm{DC} = f_\mathrm{ref} \pm f_\mathrm{diff}
 
-    m_\\mathrm{DC} = -2.5 \\log_{10} f_\\mathrm{DC}, \\quad
-    \\sigma_{m,\\mathrm{DC}} = \\frac{\\sqrt{(f_\\mathrm{diff}\\,\\sigma_\\mathrm{magpsf})^2
-        + (f_\\mathrm{ref}\\,\\sigma_\\mathrm{magnr})^2}}{f_\\mathrm{DC}}
+    m_\mathrm{DC} = -2.5 \log_{10} f_\mathrm{DC}, \quad
+    \sigma_{m,\mathrm{DC}} = \frac{\sqrt{(f_\mathrm{diff}\,\sigma_\mathrm{magpsf})^2
+        + (f_\mathrm{ref}\,\sigma_\mathrm{magnr})^2}}{f_\mathrm{DC}}
 
-(the magnitude errors become flux errors through :math:`\\sigma_f = f\\,\\sigma_m \\ln 10 / 2.5`
-and back, so the factors cancel). The magnitude is undefined (NaN) when the
-reference has no source, when the source is farther than :data:`DC_MAX_DISTNR`
-(the reference magnitude then belongs to another star), or when a negative
-difference would leave no flux at all (:math:`f_\\mathrm{DC} \\le 0`). This is the
-formula of Lasair-ZTF and of the ZTF alert documentation.
+(the magnitude errors become flux errors through :math:`\sigma_f = f\,\sigma_m \ln 10 / 2.5`
+and back, so the factors cancel; both magnitudes are on the same zero point).
+The magnitude is undefined (NaN) when the reference has no source or when a
+negative difference would leave no flux at all (:math:`f_\mathrm{DC} \le 0`).
+
+As in Lasair-ZTF, it is computed whatever the distance ``distnr`` to the
+reference source. It is the object's own brightness only when that source *is*
+the object (``distnr`` ≤ :data:`DC_MAX_DISTNR`, a variable star or a nuclear
+source); for a supernova a few arcseconds from its host's core it adds the
+host's light. :func:`is_coincident` tells which case applies, and the object
+summaries use DC magnitudes only when it holds.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 DC_MAX_DISTNR = 1.5
-"""Largest distance (arcsec) to the reference-image source for a DC magnitude."""
+"""Largest distance (arcsec) at which the reference-image source is the object itself."""
 
 POSITIVE_DIFFERENCE = frozenset({"t", "1"})
 """``isdiffpos`` values meaning science minus reference is positive (brighter now)."""
@@ -52,7 +57,6 @@ def dc_magnitude(
     magnr: npt.ArrayLike,
     sigmagnr: npt.ArrayLike,
     isdiffpos: npt.ArrayLike,
-    distnr: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Apparent (DC) magnitude and its error from difference and reference photometry.
 
@@ -65,9 +69,6 @@ def dc_magnitude(
         or negative when there is none).
     isdiffpos
         ``'t'``/``'1'`` for a positive difference, ``'f'``/``'0'`` for a negative one.
-    distnr
-        Distance to the reference source in arcsec; beyond :data:`DC_MAX_DISTNR`
-        the result is NaN. Omit to skip that check.
 
     Returns
     -------
@@ -85,11 +86,14 @@ def dc_magnitude(
     ref_flux = 10.0 ** (-0.4 * ref_mag)
     sign = np.where(is_positive(isdiffpos), 1.0, -1.0)
     dc_flux = ref_flux + sign * diff_flux
-    if distnr is not None:
-        distance = np.asarray(distnr, dtype=float)
-        dc_flux = np.where((distance >= 0) & (distance <= DC_MAX_DISTNR), dc_flux, np.nan)
     dc_flux = np.where(dc_flux > 0, dc_flux, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         dc_mag = -2.5 * np.log10(dc_flux)
         dc_sig = np.hypot(diff_flux * sig, ref_flux * ref_sig) / dc_flux
     return dc_mag, dc_sig
+
+
+def is_coincident(distnr: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """True where the reference-image source is the object itself (``distnr`` ≤ 1.5″)."""
+    distance = np.asarray(distnr, dtype=float)
+    return (distance >= 0) & (distance <= DC_MAX_DISTNR)

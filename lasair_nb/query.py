@@ -46,7 +46,9 @@ def check_select(sql: str) -> str:
     """
     text = sql.strip()
     if not text.rstrip(";").strip():
-        raise QueryError("empty query; give one SELECT statement, e.g. SELECT count(*) FROM objects")
+        raise QueryError(
+            "empty query; give one SELECT statement, e.g. SELECT count(*) FROM objects"
+        )
     try:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as error:
@@ -132,7 +134,7 @@ def format_result(result: QueryResult, output: str = "table") -> str:
     if output == "json":
         return json.dumps(
             [
-                {name: _json_value(value) for name, value in zip(result.columns, row)}
+                {name: _json_value(value) for name, value in zip(result.columns, row, strict=True)}
                 for row in result.rows
             ],
             indent=1,
@@ -152,8 +154,11 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         max([len(name)] + [len(row[index]) for row in cells]) for index, name in enumerate(columns)
     ]
     lines = [
-        "  ".join(name.ljust(width) for name, width in zip(columns, widths)),
+        "  ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)),
         "  ".join("-" * width for width in widths),
     ]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
+    lines += [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in cells
+    ]
     return "\n".join(line.rstrip() for line in lines)

@@ -59,7 +59,10 @@ candidates = sa.Table(
     sa.Column(
         "dc_mag",
         DOUBLE_PRECISION,
-        comment="Apparent (DC) magnitude: reference flux +/- difference flux [mag]",
+        comment=(
+            "Apparent (DC) magnitude: reference flux +/- difference flux [mag]; the "
+            "object's own only where distnr <= 1.5 (else it includes a neighbour)"
+        ),
     ),
     sa.Column("dc_sigmag", DOUBLE_PRECISION, comment="1-sigma uncertainty of dc_mag [mag]"),
     sa.Column(
@@ -150,7 +153,10 @@ def _band_columns(band: str) -> list[sa.Column]:
         sa.Column(
             f"latest_dcmag_{band}",
             DOUBLE_PRECISION,
-            comment=f"DC (apparent) magnitude of the latest {band} detection [mag]",
+            comment=(
+                f"DC (apparent) magnitude of the latest {band} detection, where the "
+                "reference source is the object (distnr <= 1.5) [mag]"
+            ),
         ),
         sa.Column(f"min_mag_{band}", DOUBLE_PRECISION, comment=f"Brightest {band} magpsf [mag]"),
         sa.Column(f"max_mag_{band}", DOUBLE_PRECISION, comment=f"Faintest {band} magpsf [mag]"),

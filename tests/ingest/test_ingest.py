@@ -1,0 +1,379 @@
+"""Ingest the real sample alerts into a real PostgreSQL and check the archive against the packets."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import fastavro
+import numpy as np
+import psycopg2
+import pytest
+import sqlalchemy as sa
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from ingest.pipeline import Ingester
+from ingest.sources import Packet, expand_paths, read_packets
+
+DATA_TABLES = (
+    "candidates",
+    "noncandidates",
+    "forced_photometry",
+    "cutouts",
+    "objects",
+    "quarantine",
+)
+
+
+def ingest(url: str, packets: Iterable[Packet], batch_size: int = 40):
+    connection = psycopg2.connect(
+        sa.make_url(url).render_as_string(hide_password=False).replace("+psycopg2", "")
+    )
+    try:
+        return Ingester(connection, batch_size=batch_size).ingest(packets, "test", progress=False)
+    finally:
+        connection.close()
+
+
+def file_packets(files: Iterable[Path]) -> list[Packet]:
+    return list(read_packets(list(files)))
+
+
+def records(files: Iterable[Path]) -> list[dict]:
+    return [next(fastavro.reader(io.BytesIO(path.read_bytes()))) for path in files]
+
+
+def expected_counts(alerts: list[dict]) -> dict[str, int]:
+    """Counts computed straight from the packets, without the ingester's code."""
+    detections, upper_limits, forced = set(), set(), set()
+    for alert in alerts:
+        detections.add(alert["candid"])
+        for previous in alert["prv_candidates"] or []:
+            if "forcediffimflux" in previous:  # schema 3.5 put forced photometry here
+                forced.add(
+                    (
+                        alert["objectId"],
+                        previous["jd"],
+                        previous["fid"],
+                        previous["field"],
+                        previous["rcid"],
+                    )
+                )
+            elif previous["candid"] is not None:
+                detections.add(previous["candid"])
+            else:
+                upper_limits.add((alert["objectId"], previous["jd"], previous["fid"]))
+        for point in alert.get("fp_hists") or []:
+            forced.add(
+                (alert["objectId"], point["jd"], point["fid"], point["field"], point["rcid"])
+            )
+    return {
+        "candidates": len(detections),
+        "alerts": len({alert["candid"] for alert in alerts}),
+        "noncandidates": len(upper_limits),
+        "forced_photometry": len(forced),
+        "cutouts": len({alert["candid"] for alert in alerts}),
+        "objects": len({alert["objectId"] for alert in alerts}),
+    }
+
+
+def fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an md5 over the full text of every row, per data table."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        result = {
+            table: tuple(
+                connection.exec_driver_sql(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                    f" FROM {table} t"
+                ).one()
+            )
+            for table in DATA_TABLES
+        }
+    engine.dispose()
+    return result
+
+
+def scalar(url: str, sql: str, **params):
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(sa.text(sql), params).scalar()
+    engine.dispose()
+    return value
+
+
+@pytest.fixture(scope="module")
+def sample_archive(make_archive, ztf_alert_files: list[Path]) -> str:
+    """An archive holding every real sample alert, ingested once."""
+    url = make_archive()
+    summary = ingest(url, file_packets(ztf_alert_files))
+    assert (summary.new, summary.duplicates, summary.quarantined) == (len(ztf_alert_files), 0, 0)
+    return url
+
+
+def test_counts_match_the_packets(sample_archive: str, ztf_alert_files: list[Path]) -> None:
+    expected = expected_counts(records(ztf_alert_files))
+    for table in ("candidates", "noncandidates", "forced_photometry", "cutouts", "objects"):
+        assert scalar(sample_archive, f"SELECT count(*) FROM {table}") == expected[table], table
+    assert (
+        scalar(sample_archive, "SELECT count(*) FROM candidates WHERE in_alert")
+        == expected["alerts"]
+    )
+    assert scalar(sample_archive, "SELECT count(*) FROM quarantine") == 0
+    # Every ingested object has a summary whose ncand counts its stored detections.
+    assert (
+        scalar(
+            sample_archive,
+            "SELECT count(*) FROM objects o WHERE ncand <> "
+            "(SELECT count(*) FROM candidates c WHERE c.objectid = o.objectid)",
+        )
+        == 0
+    )
+
+
+def test_every_schema_version_is_archived(sample_archive: str) -> None:
+    versions = scalar(
+        sample_archive,
+        "SELECT string_agg(DISTINCT schemavsn, ',' ORDER BY schemavsn) FROM candidates WHERE in_alert",
+    )
+    assert versions.split(",") == ["3.0", "3.1", "3.2", "3.3", "3.5", "4.01", "4.02"]
+
+
+def test_stamps_are_stored_as_received(sample_archive: str, ztf_alert_files: list[Path]) -> None:
+    alert = records(ztf_alert_files[:1])[0]
+    engine = sa.create_engine(sample_archive)
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT science, template, difference, stamp_format FROM cutouts WHERE candid = :c"
+            ),
+            {"c": alert["candid"]},
+        ).one()
+    engine.dispose()
+    assert bytes(row.science) == alert["cutoutScience"]["stampData"]
+    assert bytes(row.template) == alert["cutoutTemplate"]["stampData"]
+    assert bytes(row.difference) == alert["cutoutDifference"]["stampData"]
+    assert row.stamp_format == "fits.gz"
+
+
+def test_ingesting_again_changes_nothing(
+    make_archive, ztf_alert_files: list[Path], legacy_alert_files: list[Path]
+) -> None:
+    url = make_archive()
+    packets = file_packets(ztf_alert_files + legacy_alert_files)
+    first = ingest(url, packets)
+    before = fingerprint(url)
+    second = ingest(url, packets, batch_size=17)  # other batch boundaries, same result
+    assert fingerprint(url) == before
+    assert first.new == len(packets) and second.new == 0 and second.duplicates == len(packets)
+
+
+def test_order_of_arrival_does_not_matter(make_archive, ztf_alert_files: list[Path]) -> None:
+    forward, backward = make_archive(), make_archive()
+    packets = file_packets(ztf_alert_files)
+    ingest(forward, packets)
+    ingest(backward, packets[::-1], batch_size=7)
+    tables = ("candidates", "noncandidates", "forced_photometry", "cutouts", "objects")
+    # ingested_at differs between the two runs; compare everything else.
+    for table in tables:
+        columns = (
+            "*"
+            if table != "candidates"
+            else "candid, objectid, in_alert, magpsf, dc_mag, hpx, sgscore1"
+        )
+        query = f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT {columns} FROM {table}) t"
+        assert scalar(forward, query) == scalar(backward, query), table
+
+
+def test_bad_packets_are_quarantined_and_the_rest_ingest(
+    archive_url: str, ztf_alert_files: list[Path], tmp_path: Path
+) -> None:
+    truncated = ztf_alert_files[5].read_bytes()[:20_000]
+    random_bytes = np.random.default_rng(42).bytes(5000)
+    (tmp_path / "truncated.avro").write_bytes(truncated)
+    (tmp_path / "random.avro").write_bytes(random_bytes)
+    files = [
+        *ztf_alert_files[:10],
+        tmp_path / "truncated.avro",
+        *ztf_alert_files[10:20],
+        tmp_path / "random.avro",
+    ]
+
+    summary = ingest(archive_url, file_packets(files), batch_size=8)
+
+    assert (summary.new, summary.quarantined) == (20, 2)
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT source, raw, reason FROM quarantine ORDER BY source")
+        ).all()
+        alerts = connection.exec_driver_sql(
+            "SELECT count(*) FROM candidates WHERE in_alert"
+        ).scalar()
+    engine.dispose()
+    assert alerts == 20
+    assert [Path(row.source).name for row in rows] == ["random.avro", "truncated.avro"]
+    assert bytes(rows[0].raw) == random_bytes and bytes(rows[1].raw) == truncated
+    assert "not an Avro container" in rows[0].reason
+    assert "truncated" in rows[1].reason
+
+
+def test_batches_are_logged(archive_url: str, ztf_alert_files: list[Path]) -> None:
+    ingest(archive_url, file_packets(ztf_alert_files[:30]), batch_size=12)
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as connection:
+        batches = connection.exec_driver_sql(
+            "SELECT n_packets, n_new, n_duplicate, n_quarantined, alerts_per_s FROM ingest_batches ORDER BY id"
+        ).all()
+    engine.dispose()
+    assert [tuple(b[:4]) for b in batches] == [(12, 12, 0, 0), (12, 12, 0, 0), (6, 6, 0, 0)]
+    assert all(b.alerts_per_s > 0 for b in batches)
+
+
+# --- ZTF21abiuvdk: a bright supernova with 34 alerts over 22 nights -------------------------
+
+
+def dc_magnitude_lasair(magpsf, sigmapsf, magnr, sigmagnr, isdiffpos):
+    """Lasair-ZTF's DC magnitude, written out independently with zero point 27."""
+    ref_flux = 10 ** (0.4 * (27 - magnr))
+    ref_sigflux = sigmagnr / 1.0857 * ref_flux
+    diff_flux = 10 ** (0.4 * (27 - magpsf))
+    diff_sigflux = sigmapsf / 1.0857 * diff_flux
+    dc_flux = ref_flux + diff_flux if isdiffpos in ("t", "1") else ref_flux - diff_flux
+    if dc_flux <= 0:
+        return None, None
+    dc_sigflux = math.sqrt(diff_sigflux**2 + ref_sigflux**2)
+    return 27 - 2.5 * math.log10(dc_flux), dc_sigflux / dc_flux * 1.0857
+
+
+@pytest.fixture(scope="module")
+def supernova(sample_archive: str, ztf_alert_files: list[Path]) -> dict:
+    alerts = records(p for p in ztf_alert_files if p.name.startswith("ZTF21abiuvdk_"))
+    assert len(alerts) == 34
+    detections: dict[int, dict] = {}
+    for alert in alerts:
+        for previous in alert["prv_candidates"] or []:
+            if previous["candid"] is not None:
+                detections.setdefault(previous["candid"], previous)
+    for alert in alerts:
+        detections[alert["candid"]] = alert["candidate"]  # the alert's own record wins
+    engine = sa.create_engine(sample_archive)
+    with engine.connect() as connection:
+        summary = (
+            connection.execute(sa.text("SELECT * FROM objects WHERE objectid = 'ZTF21abiuvdk'"))
+            .mappings()
+            .one()
+        )
+        stored = {
+            row.candid: row
+            for row in connection.execute(
+                sa.text(
+                    "SELECT candid, dc_mag, dc_sigmag, in_alert FROM candidates WHERE objectid = 'ZTF21abiuvdk'"
+                )
+            )
+        }
+    engine.dispose()
+    latest_alert = max(alerts, key=lambda a: a["candidate"]["jd"])["candidate"]
+    return {
+        "alerts": alerts,
+        "detections": detections,
+        "summary": summary,
+        "stored": stored,
+        "latest": latest_alert,
+    }
+
+
+def test_supernova_dc_magnitudes(supernova: dict) -> None:
+    assert set(supernova["stored"]) == set(supernova["detections"])
+    for candid, detection in supernova["detections"].items():
+        expected_mag, expected_sig = dc_magnitude_lasair(
+            detection["magpsf"],
+            detection["sigmapsf"],
+            detection["magnr"],
+            detection["sigmagnr"],
+            detection["isdiffpos"],
+        )
+        row = supernova["stored"][candid]
+        assert row.dc_mag == pytest.approx(expected_mag, abs=1e-6), candid
+        assert row.dc_sigmag == pytest.approx(expected_sig, abs=1e-6), candid
+    # The supernova sits 3-4" from its host's core, so the reference source is the
+    # host: the DC magnitude includes host light and the summary does not use it.
+    assert all(d["distnr"] > 1.5 for d in supernova["detections"].values())
+    assert (
+        supernova["summary"]["latest_dcmag_g"] is None
+        and supernova["summary"]["latest_dcmag_r"] is None
+    )
+
+
+def test_supernova_summary(supernova: dict) -> None:
+    summary, detections = supernova["summary"], list(supernova["detections"].values())
+    assert summary["ncand"] == len(detections)
+    assert summary["nalerts"] == 34
+    assert summary["jdmin"] == min(d["jd"] for d in detections)
+    assert summary["jdmax"] == max(d["jd"] for d in detections)
+    assert summary["latest_candid"] == supernova["latest"]["candid"]
+
+    mean = SkyCoord(
+        [d["ra"] for d in detections] * u.deg, [d["dec"] for d in detections] * u.deg
+    ).cartesian.mean()
+    mean = SkyCoord(mean, representation_type="cartesian").spherical
+    assert summary["ra"] == pytest.approx(mean.lon.deg, abs=1e-9)
+    assert summary["dec"] == pytest.approx(mean.lat.deg, abs=1e-9)
+
+    for fid, band in ((1, "g"), (2, "r")):
+        points = sorted(
+            (d for d in detections if d["fid"] == fid), key=lambda d: (d["jd"], d["candid"])
+        )
+        mags = [d["magpsf"] for d in points]
+        assert summary[f"ncand_{band}"] == len(points)
+        assert summary[f"latest_mag_{band}"] == pytest.approx(mags[-1])
+        assert summary[f"min_mag_{band}"] == pytest.approx(min(mags))
+        assert summary[f"max_mag_{band}"] == pytest.approx(max(mags))
+        assert summary[f"mean_mag_{band}"] == pytest.approx(np.mean(mags))
+        previous = [d for d in points if d["jd"] <= points[-1]["jd"] - 0.5][-1]
+        rate = (points[-1]["magpsf"] - previous["magpsf"]) / (points[-1]["jd"] - previous["jd"])
+        # magpsf is float32 (REAL): PostgreSQL returns its shortest decimal form,
+        # which differs from the widened float32 in the 8th digit.
+        assert summary[f"dmdt_{band}"] == pytest.approx(rate, rel=1e-4)
+        assert summary[f"dmdt_{band}"] > 0  # fading after peak
+        positive = [d["magpsf"] for d in points if d["isdiffpos"] in ("t", "1")]
+        assert summary[f"amplitude_{band}"] == pytest.approx(
+            (max(positive) - min(positive)) / 2, rel=1e-5
+        )
+        assert summary[f"period_{band}"] is not None and summary[f"period_snr_{band}"] is not None
+    assert summary["ncand_i"] == 0 and summary["amplitude_i"] is None
+
+
+def test_supernova_context(supernova: dict) -> None:
+    latest = supernova["latest"]
+    # Nearest PS1 source: not star-like (0.5 is PS1's "unclassified", typical of the
+    # pieces PS1 splits a bright galaxy into) and a few arcsec away - a host.
+    assert latest["sgscore1"] <= 0.5 and 1.0 < latest["distpsnr1"] <= 15.0
+    assert supernova["summary"]["context"] == "near galaxy"
+
+
+def test_context_classes_cover_the_sample(sample_archive: str) -> None:
+    engine = sa.create_engine(sample_archive)
+    with engine.connect() as connection:
+        classes = dict(
+            connection.exec_driver_sql("SELECT context, count(*) FROM objects GROUP BY 1").all()
+        )
+    engine.dispose()
+    assert set(classes) == {"star-like", "nuclear", "near galaxy", "orphan"}
+    assert sum(classes.values()) == 88
+
+
+def test_tarball_and_directory_sources(tmp_path: Path, ztf_alert_files: list[Path]) -> None:
+    tarball = tmp_path / "ztf_public_20210901.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for path in ztf_alert_files[:5]:
+            tar.add(path, arcname=path.name)
+    packets = list(read_packets(expand_paths([tarball, ztf_alert_files[5]])))
+    assert [p.data for p in packets] == [p.read_bytes() for p in ztf_alert_files[:6]]
+    assert packets[0].source == f"{tarball}:{ztf_alert_files[0].name}"
+    assert os.path.basename(packets[5].source) == ztf_alert_files[5].name
