@@ -28,10 +28,10 @@ from astropy import units as u
 from healpix_alchemy.constants import HPX
 
 from lasair_nb.photometry import dc_magnitude
-from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS, PRV_CANDIDATE_FIELDS
+from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS
 
-CANDIDATE_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in CANDIDATE_FIELDS)
-FP_HIST_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in FP_HIST_FIELDS)
+CANDIDATE_COLUMNS: tuple[str, ...] = tuple(field.name for field in CANDIDATE_FIELDS)
+FP_HIST_COLUMNS: tuple[str, ...] = tuple(field.name for field in FP_HIST_FIELDS)
 NONDETECTION_COLUMNS: tuple[str, ...] = (
     "jd",
     "fid",
@@ -50,7 +50,6 @@ NONDETECTION_COLUMNS: tuple[str, ...] = (
     "clrcounc",
     "rbversion",
 )
-PRV_ONLY_COLUMNS = frozenset(name for name, _, _ in PRV_CANDIDATE_FIELDS) - set(CANDIDATE_COLUMNS)
 
 LEGACY_RENAMES: dict[str, str] = {
     "sgmag": "sgmag1",

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import BYTEA, DOUBLE_PRECISION, REAL
 
 from lasair_nb.features import FEATURES
 from lasair_nb.photometry import BANDS
-from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS
+from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS, Field
 
 metadata = sa.MetaData()
 
@@ -27,11 +27,12 @@ AVRO_TYPES: dict[str, sa.types.TypeEngine] = {
 """Avro type of a ZTF field → PostgreSQL column type (REAL keeps ZTF's 32-bit floats exact)."""
 
 
-def _ztf_columns(fields: tuple[tuple[str, str, str], ...], skip: tuple[str, ...] = ()):
+def _ztf_columns(fields: tuple[Field, ...], skip: tuple[str, ...] = ()) -> list[sa.Column]:
+    # All nullable: older schema versions lack some fields, history entries many.
     return [
-        sa.Column(name, AVRO_TYPES[avro_type], comment=doc)
-        for name, avro_type, doc in fields
-        if name not in skip
+        sa.Column(field.name, AVRO_TYPES[field.avro_type], comment=field.doc)
+        for field in fields
+        if field.name not in skip
     ]
 
 
