@@ -24,6 +24,7 @@ import psycopg2.extensions
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 
+from ingest.coverage import coverage_rows
 from ingest.objects import DETECTION_COLUMNS, summarise_objects
 from ingest.rows import AlertRows, add_derived_columns
 from lasair_nb import schema
@@ -161,6 +162,7 @@ class ArchiveWriter:
         quarantined: Sequence[QuarantinedPacket] = (),
         source: str = "",
         started: float | None = None,
+        message_times: Sequence[float] = (),
     ) -> BatchResult:
         """Write ``alerts`` and ``quarantined`` packets in one transaction and log the batch.
 
@@ -174,6 +176,9 @@ class ArchiveWriter:
             Where the batch came from, for ``ingest_batches``.
         started
             ``time.monotonic()`` when the batch's first packet was read (default: now).
+        message_times
+            Kafka message timestamps (Unix seconds) of the batch, for the
+            alert-to-queryable latency; empty for files.
 
         Returns
         -------
@@ -188,10 +193,12 @@ class ArchiveWriter:
                 self._write_quarantine(cursor, quarantined)
                 seconds = time.monotonic() - started
                 packets = len(alerts) + len(quarantined)
+                # The commit follows at once: this is when the alerts become queryable.
+                latencies = sorted(time.time() - stamp for stamp in message_times)
                 cursor.execute(
                     "INSERT INTO ingest_batches (source, started_at, finished_at, n_packets, n_new,"
-                    " n_duplicate, n_quarantined, duration_s, alerts_per_s)"
-                    " VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s)",
+                    " n_duplicate, n_quarantined, duration_s, alerts_per_s, latency_p50_s,"
+                    " latency_max_s) VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         source,
                         started_at,
@@ -201,6 +208,8 @@ class ArchiveWriter:
                         len(quarantined),
                         seconds,
                         packets / seconds if seconds > 0 else 0.0,
+                        latencies[len(latencies) // 2] if latencies else None,
+                        latencies[-1] if latencies else None,
                     ),
                 )
             self.connection.commit()
@@ -221,14 +230,14 @@ class ArchiveWriter:
         objectids = sorted({alert.objectid for alert in alerts})
         changed = self._write_candidates(cursor, alerts)
         alert_candids = {alert.candid for alert in alerts}
-        new = sum(1 for candid, in_alert, _ in changed if in_alert and candid in alert_candids)
+        new = sum(1 for row in changed if row[1] and row[0] in alert_candids)
 
         # Each alert repeats its object's history: send only rows the archive lacks
         # (ON CONFLICT still guards against a concurrent ingester).
         cursor.execute(
             "SELECT objectid, jd, fid FROM noncandidates WHERE objectid = ANY(%s)", (objectids,)
         )
-        self._insert_new(
+        limits = self._insert_new(
             cursor,
             "noncandidates",
             NONCANDIDATES,
@@ -237,6 +246,7 @@ class ArchiveWriter:
                 ("objectid", "jd", "fid"),
                 cursor.fetchall(),
             ),
+            returning="field, fid, jd, diffmaglim",
         )
         cursor.execute(
             "SELECT objectid, jd, fid, field, rcid FROM forced_photometry WHERE objectid = ANY(%s)",
@@ -254,14 +264,16 @@ class ArchiveWriter:
         )
         self._write_cutouts(cursor, [a.cutout for a in alerts if a.cutout is not None])
         # Only objects whose detections changed need a new summary.
-        self._update_objects(cursor, sorted({objectid for _, _, objectid in changed}))
+        self._update_objects(cursor, sorted({row[2] for row in changed}))
+        self._update_coverage(cursor, [row[4:] for row in changed if row[3]], limits)
         return new
 
     @staticmethod
     def _write_candidates(cursor: Any, alerts: Sequence[AlertRows]) -> list[tuple]:
         """Insert new detections, upgrade history-only ones whose alert arrived.
 
-        Returns (candid, in_alert, objectid) of every row inserted or upgraded.
+        Returns ``(candid, in_alert, objectid, inserted, field, fid, jd, diffmaglim)``
+        of every row inserted or upgraded (``inserted`` false for an upgrade).
         """
         # One row per candid: an alert's own candidate beats a history copy of it.
         candidates: dict[int, dict[str, Any]] = {}
@@ -287,21 +299,61 @@ class ArchiveWriter:
             f"INSERT INTO candidates ({names}) SELECT {names} FROM staging_candidates"
             f" ON CONFLICT (candid) DO UPDATE SET {updates}"
             " WHERE NOT candidates.in_alert AND EXCLUDED.in_alert"
-            " RETURNING candid, in_alert, objectid"
+            " RETURNING candid, in_alert, objectid, xmax = 0, field, fid, jd, diffmaglim"
         )
         return cursor.fetchall()
 
     @staticmethod
     def _insert_new(
-        cursor: Any, table: str, copy_format: _CopyFormat, rows: list[dict[str, Any]]
-    ) -> None:
+        cursor: Any,
+        table: str,
+        copy_format: _CopyFormat,
+        rows: list[dict[str, Any]],
+        returning: str | None = None,
+    ) -> list[tuple]:
         if not rows:
-            return
+            return []
         copy_format.copy(cursor, f"staging_{table}", rows)
         names = ", ".join(copy_format.columns)
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM staging_{table}"
-            " ON CONFLICT DO NOTHING"
+            " ON CONFLICT DO NOTHING" + (f" RETURNING {returning}" if returning else "")
+        )
+        return cursor.fetchall() if returning else []
+
+    @staticmethod
+    def _update_coverage(cursor: Any, detections: list[tuple], limits: list[tuple]) -> None:
+        rows = coverage_rows(detections, limits)
+        if not rows:
+            return
+        execute_values(
+            cursor,
+            "INSERT INTO coverage (night, field, fid, ncandidates, nlimits, maglim_min,"
+            " maglim_max, jd_first, jd_last) VALUES %s"
+            " ON CONFLICT (night, field, fid) DO UPDATE SET"
+            " ncandidates = coverage.ncandidates + EXCLUDED.ncandidates,"
+            " nlimits = coverage.nlimits + EXCLUDED.nlimits,"
+            " maglim_min = LEAST(coverage.maglim_min, EXCLUDED.maglim_min),"
+            " maglim_max = GREATEST(coverage.maglim_max, EXCLUDED.maglim_max),"
+            " jd_first = LEAST(coverage.jd_first, EXCLUDED.jd_first),"
+            " jd_last = GREATEST(coverage.jd_last, EXCLUDED.jd_last)",
+            [
+                tuple(
+                    row[name]
+                    for name in (
+                        "night",
+                        "field",
+                        "fid",
+                        "ncandidates",
+                        "nlimits",
+                        "maglim_min",
+                        "maglim_max",
+                        "jd_first",
+                        "jd_last",
+                    )
+                )
+                for row in sorted(rows, key=lambda row: (row["night"], row["field"], row["fid"]))
+            ],
         )
 
     @staticmethod

@@ -8,6 +8,7 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from psycopg2.extensions import AsIs, register_adapter
 
 from lasair_nb.errors import DatabaseError
@@ -72,6 +73,12 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(resources.files("lasair_nb") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of Lasair-NB."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    return script.get_current_head()
 
 
 def upgrade(url: str | None = None) -> str:

@@ -242,5 +242,33 @@ ingest_batches = sa.Table(
     sa.Column("n_quarantined", sa.Integer, nullable=False, comment="Packets quarantined"),
     sa.Column("duration_s", DOUBLE_PRECISION, nullable=False, comment="Wall time [s]"),
     sa.Column("alerts_per_s", DOUBLE_PRECISION, nullable=False, comment="Packets per second"),
+    sa.Column(
+        "latency_p50_s",
+        DOUBLE_PRECISION,
+        comment="Median time from Kafka message timestamp to queryable (commit) [s]",
+    ),
+    sa.Column(
+        "latency_max_s",
+        DOUBLE_PRECISION,
+        comment="Longest time from Kafka message timestamp to queryable (commit) [s]",
+    ),
+    sa.Index("ix_ingest_batches_finished_at", "finished_at"),
     comment="One row per ingest batch (one database transaction)",
+)
+
+coverage = sa.Table(
+    "coverage",
+    metadata,
+    sa.Column(
+        "night", sa.Date, primary_key=True, comment="Local date the Palomar night began (UTC-20h)"
+    ),
+    sa.Column("field", sa.Integer, primary_key=True, comment="ZTF field ID"),
+    sa.Column("fid", sa.Integer, primary_key=True, comment="Filter ID (1=g; 2=R; 3=i)"),
+    sa.Column("ncandidates", sa.Integer, nullable=False, comment="Detections archived"),
+    sa.Column("nlimits", sa.Integer, nullable=False, comment="Upper limits archived"),
+    sa.Column("maglim_min", REAL, comment="Shallowest 5-sigma limiting magnitude seen [mag]"),
+    sa.Column("maglim_max", REAL, comment="Deepest 5-sigma limiting magnitude seen [mag]"),
+    sa.Column("jd_first", DOUBLE_PRECISION, nullable=False, comment="First observation [JD]"),
+    sa.Column("jd_last", DOUBLE_PRECISION, nullable=False, comment="Last observation [JD]"),
+    comment="What each night observed, per ZTF field and band, kept current by ingest",
 )

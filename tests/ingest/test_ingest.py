@@ -14,11 +14,13 @@ import numpy as np
 import psycopg2
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from ingest.pipeline import Ingester
 from ingest.sources import Packet, expand_paths, read_packets
+from lasair_nb.database import alembic_config
 
 DATA_TABLES = (
     "candidates",
@@ -27,6 +29,7 @@ DATA_TABLES = (
     "cutouts",
     "objects",
     "quarantine",
+    "coverage",
 )
 
 
@@ -134,6 +137,31 @@ def test_counts_match_the_packets(sample_archive: str, ztf_alert_files: list[Pat
         )
         == 0
     )
+
+
+def test_coverage_counts_every_stored_measurement(sample_archive: str) -> None:
+    counted = scalar(sample_archive, "SELECT sum(ncandidates) FROM coverage")
+    assert counted == scalar(
+        sample_archive, "SELECT count(*) FROM candidates WHERE field IS NOT NULL"
+    )
+    limits = scalar(sample_archive, "SELECT sum(nlimits) FROM coverage")
+    assert limits == scalar(
+        sample_archive, "SELECT count(*) FROM noncandidates WHERE field IS NOT NULL"
+    )
+    # ZTF21abiuvdk's first alert: 2021-07-01 09:42 UTC, in the Palomar night begun on 06-30.
+    night = scalar(
+        sample_archive,
+        "SELECT night FROM coverage c JOIN candidates d ON d.field = c.field AND d.fid = c.fid"
+        " AND d.jd BETWEEN c.jd_first AND c.jd_last WHERE d.candid = 1642404680815015001",
+    )
+    assert str(night) == "2021-06-30"
+
+
+def test_the_migration_backfills_coverage_as_ingest_does(sample_archive: str) -> None:
+    before = fingerprint(sample_archive)["coverage"]
+    command.downgrade(alembic_config(sample_archive), "0001")
+    command.upgrade(alembic_config(sample_archive), "head")
+    assert fingerprint(sample_archive)["coverage"] == before
 
 
 def test_every_schema_version_is_archived(sample_archive: str) -> None:

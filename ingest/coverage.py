@@ -1,0 +1,68 @@
+"""Survey coverage: what each ZTF night observed, per field and band.
+
+The writer adds the detections and upper limits each batch newly stored, so
+counts stay exact when packets are ingested twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+JD_UNIX_EPOCH = 2440587.5
+NIGHT_OFFSET_DAYS = 20 / 24
+"""Palomar nights start in the evening: UTC − 20 h falls on the local date the night began."""
+
+
+def night_of(jd: float) -> date:
+    """The local date on which the Palomar night containing ``jd`` began."""
+    return date(1970, 1, 1) + timedelta(days=int((jd - JD_UNIX_EPOCH - NIGHT_OFFSET_DAYS) // 1))
+
+
+def coverage_rows(
+    detections: Iterable[tuple[Any, Any, float, Any]],
+    upper_limits: Iterable[tuple[Any, Any, float, Any]],
+) -> list[dict[str, Any]]:
+    """Aggregate newly stored measurements per (night, field, fid).
+
+    Parameters
+    ----------
+    detections, upper_limits
+        ``(field, fid, jd, diffmaglim)`` of each newly stored detection and
+        non-detection; entries without a field are skipped (some legacy history).
+
+    Returns
+    -------
+    list of dict
+        ``night, field, fid, ncandidates, nlimits, maglim_min, maglim_max,
+        jd_first, jd_last``, one per key.
+    """
+    cells: dict[tuple[date, int, int], dict[str, Any]] = {}
+    for kind, rows in (("ncandidates", detections), ("nlimits", upper_limits)):
+        for field, fid, jd, limit in rows:
+            if field is None or fid is None:
+                continue
+            key = (night_of(jd), field, fid)
+            cell = cells.setdefault(
+                key,
+                {
+                    "night": key[0],
+                    "field": field,
+                    "fid": fid,
+                    "ncandidates": 0,
+                    "nlimits": 0,
+                    "maglim_min": None,
+                    "maglim_max": None,
+                    "jd_first": jd,
+                    "jd_last": jd,
+                },
+            )
+            cell[kind] += 1
+            cell["jd_first"] = min(cell["jd_first"], jd)
+            cell["jd_last"] = max(cell["jd_last"], jd)
+            if limit is not None:
+                low, high = cell["maglim_min"], cell["maglim_max"]
+                cell["maglim_min"] = limit if low is None else min(low, limit)
+                cell["maglim_max"] = limit if high is None else max(high, limit)
+    return list(cells.values())
