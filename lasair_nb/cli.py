@@ -3,8 +3,12 @@
 ::
 
     lasair-nb db start | stop | status | url | upgrade
+    lasair-nb broker start [--port P] | stop | status
     lasair-nb ingest files PATH...
+    lasair-nb ingest kafka --servers HOST:PORT --topic PATTERN [--group G] [--batch N]
+                           [--max-wait S] [--stop-when-idle S] [-X key=value ...]
     lasair-nb sql "SELECT …" [--format table|csv|json]
+    lasair-nb status
 """
 
 from __future__ import annotations
@@ -116,6 +120,76 @@ def ingest_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def ingest_kafka(args: argparse.Namespace) -> int:
+    """Consume a Kafka topic (or topic regex) into the archive until stopped."""
+    from ingest.kafka import KafkaIngester, KafkaSettings  # noqa: PLC0415
+
+    config: dict[str, object] = {}
+    for item in args.config:
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise LasairError(f"-X takes key=value (a librdkafka setting), got {item!r}")
+        config[key] = value
+    url = database.database_url()
+    ingester = KafkaIngester(
+        KafkaSettings(
+            servers=args.servers,
+            topic=args.topic,
+            group=args.group,
+            batch_size=args.batch,
+            max_wait=args.max_wait,
+            stop_when_idle=args.stop_when_idle,
+            consumer_config=config,
+        ),
+        connect=lambda: database.connect_raw(url),
+    )
+    summary = ingester.run()
+    print(summary.line())
+    return 0
+
+
+def broker_start(args: argparse.Namespace) -> int:
+    """Start the embedded Kafka-protocol broker."""
+    from ingest.broker import Broker  # noqa: PLC0415
+
+    servers = Broker(get_settings().home_dir).start(args.port)
+    print(f"broker listening on {servers} (topics live in memory until it stops)")
+    return 0
+
+
+def broker_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded broker."""
+    from ingest.broker import Broker  # noqa: PLC0415
+
+    print("stopped" if Broker(get_settings().home_dir).stop() else "not running")
+    return 0
+
+
+def broker_status(args: argparse.Namespace) -> int:
+    """Say whether the broker runs; exit 1 if not."""
+    from ingest.broker import Broker  # noqa: PLC0415
+
+    current = Broker(get_settings().home_dir).status()
+    if not current.running:
+        print("not running; start: lasair-nb broker start")
+        return 1
+    print(f"running (pid {current.pid}) on 127.0.0.1:{current.info['port']}; log {current.log}")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Print the ingestion status page."""
+    from lasair_nb.status import format_status, ingest_status  # noqa: PLC0415
+
+    engine = database.create_engine()
+    try:
+        with engine.connect() as connection:
+            print(format_status(ingest_status(connection)))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def sql(args: argparse.Namespace) -> int:
     """Run one read-only query and print the result."""
     settings = get_settings()
@@ -134,6 +208,7 @@ def sql(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lasair-nb``."""
+    settings = get_settings()
     parser = argparse.ArgumentParser(
         prog="lasair-nb", description="Lasair-NB: a notebook platform for transient alerts."
     )
@@ -160,11 +235,56 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument(
         "--batch",
         type=int,
-        default=get_settings().ingest_batch_size,
+        default=settings.ingest_batch_size,
         help="alerts per transaction (default %(default)s)",
     )
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
     files.set_defaults(handler=ingest_files)
+
+    kafka = ingest.add_parser("kafka", help="consume a Kafka topic or topic regex")
+    kafka.add_argument("--servers", required=True, help="bootstrap servers, HOST:PORT[,…]")
+    kafka.add_argument(
+        "--topic", required=True, help="topic name or regex, e.g. 'ztf_.*_programid1'"
+    )
+    kafka.add_argument("--group", default="lasair-nb", help="consumer group (default %(default)s)")
+    kafka.add_argument(
+        "--batch",
+        type=int,
+        default=settings.ingest_batch_size,
+        help="most messages per transaction (default %(default)s)",
+    )
+    kafka.add_argument(
+        "--max-wait",
+        type=float,
+        default=1.0,
+        help="seconds to wait to fill a batch (default %(default)s)",
+    )
+    kafka.add_argument(
+        "--stop-when-idle",
+        type=float,
+        default=None,
+        metavar="S",
+        help="exit after S seconds without a message",
+    )
+    kafka.add_argument(
+        "-X",
+        dest="config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a librdkafka consumer setting, e.g. -X session.timeout.ms=6000",
+    )
+    kafka.set_defaults(handler=ingest_kafka)
+
+    broker = commands.add_parser("broker", help="the embedded Kafka-protocol broker")
+    broker_actions = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = broker_actions.add_parser("start", help="start Tansu on 127.0.0.1")
+    start.add_argument("--port", type=int, default=9092, help="default %(default)s")
+    start.set_defaults(handler=broker_start)
+    broker_actions.add_parser("stop", help="stop it").set_defaults(handler=broker_stop)
+    broker_actions.add_parser("status", help="is it running").set_defaults(handler=broker_status)
+
+    commands.add_parser("status", help="the ingestion status page").set_defaults(handler=status)
 
     query = commands.add_parser("sql", help="run one read-only SELECT")
     query.add_argument("query", help='e.g. "SELECT count(*) FROM candidates"')

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 import numpy as np
+import psycopg2
+import psycopg2.extensions
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -48,6 +50,14 @@ def database_url(settings: Settings | None = None) -> str:
 def create_engine(url: str | None = None) -> sa.Engine:
     """An engine on ``url`` (default: :func:`database_url`)."""
     return sa.create_engine(url or database_url(), pool_pre_ping=True)
+
+
+def connect_raw(url: str | None = None) -> psycopg2.extensions.connection:
+    """A plain psycopg2 connection (for COPY) to ``url`` (default: :func:`database_url`)."""
+    parsed = sa.make_url(url or database_url())
+    arguments = parsed.translate_connect_args(username="user", database="dbname")
+    arguments.update({key: value for key, value in parsed.query.items() if isinstance(value, str)})
+    return psycopg2.connect(**arguments)
 
 
 def ensure_database(settings: Settings | None = None) -> None:
