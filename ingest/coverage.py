@@ -21,16 +21,22 @@ def night_of(jd: float) -> date:
 
 
 def coverage_rows(
-    detections: Iterable[tuple[Any, Any, float, Any]],
+    detections: Iterable[tuple[Any, Any, float, Any, bool, bool]],
     upper_limits: Iterable[tuple[Any, Any, float, Any]],
 ) -> list[dict[str, Any]]:
     """Aggregate newly stored measurements per (night, field, fid).
 
     Parameters
     ----------
-    detections, upper_limits
-        ``(field, fid, jd, diffmaglim)`` of each newly stored detection and
-        non-detection; entries without a field are skipped (some legacy history).
+    detections
+        ``(field, fid, jd, diffmaglim, inserted, in_alert)`` of each detection a
+        batch inserted or upgraded. A detection counts when first inserted; its
+        limiting magnitude counts from its own alert only, because a history copy
+        may carry a slightly different value and the result must not depend on
+        which arrived first.
+    upper_limits
+        ``(field, fid, jd, diffmaglim)`` of each newly stored non-detection.
+        Entries without a field (some legacy history) are skipped.
 
     Returns
     -------
@@ -39,30 +45,36 @@ def coverage_rows(
         jd_first, jd_last``, one per key.
     """
     cells: dict[tuple[date, int, int], dict[str, Any]] = {}
-    for kind, rows in (("ncandidates", detections), ("nlimits", upper_limits)):
-        for field, fid, jd, limit in rows:
-            if field is None or fid is None:
-                continue
-            key = (night_of(jd), field, fid)
-            cell = cells.setdefault(
-                key,
-                {
-                    "night": key[0],
-                    "field": field,
-                    "fid": fid,
-                    "ncandidates": 0,
-                    "nlimits": 0,
-                    "maglim_min": None,
-                    "maglim_max": None,
-                    "jd_first": jd,
-                    "jd_last": jd,
-                },
-            )
+
+    def add(field: Any, fid: Any, jd: float, limit: Any, kind: str | None) -> None:
+        if field is None or fid is None:
+            return
+        key = (night_of(jd), field, fid)
+        cell = cells.setdefault(
+            key,
+            {
+                "night": key[0],
+                "field": field,
+                "fid": fid,
+                "ncandidates": 0,
+                "nlimits": 0,
+                "maglim_min": None,
+                "maglim_max": None,
+                "jd_first": jd,
+                "jd_last": jd,
+            },
+        )
+        if kind is not None:
             cell[kind] += 1
-            cell["jd_first"] = min(cell["jd_first"], jd)
-            cell["jd_last"] = max(cell["jd_last"], jd)
-            if limit is not None:
-                low, high = cell["maglim_min"], cell["maglim_max"]
-                cell["maglim_min"] = limit if low is None else min(low, limit)
-                cell["maglim_max"] = limit if high is None else max(high, limit)
+        cell["jd_first"] = min(cell["jd_first"], jd)
+        cell["jd_last"] = max(cell["jd_last"], jd)
+        if limit is not None:
+            low, high = cell["maglim_min"], cell["maglim_max"]
+            cell["maglim_min"] = limit if low is None else min(low, limit)
+            cell["maglim_max"] = limit if high is None else max(high, limit)
+
+    for field, fid, jd, limit, inserted, in_alert in detections:
+        add(field, fid, jd, limit if in_alert else None, "ncandidates" if inserted else None)
+    for field, fid, jd, limit in upper_limits:
+        add(field, fid, jd, limit, "nlimits")
     return list(cells.values())

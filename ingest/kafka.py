@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 REGEX_CHARACTERS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 MAX_BACKOFF_S = 30.0
+ASSIGNMENT_WAIT_S = 60.0
+"""With ``stop_when_idle``: give up if no partition is assigned this long after subscribing."""
 
 
 def subscription(pattern: str) -> str:
@@ -86,6 +88,7 @@ class KafkaIngester:
         self._writer: ArchiveWriter | None = None
         self._broker_down_since: float | None = None
         self._last_activity = time.monotonic()
+        self._assigned = False
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         """Finish the current batch, commit and return from :meth:`run`."""
@@ -123,6 +126,7 @@ class KafkaIngester:
         summary = IngestSummary()
         started = time.monotonic()
         self._last_activity = time.monotonic()
+        self._assigned = False
         consumer = self._consumer()
         topic = subscription(self.settings.topic)
         consumer.subscribe([topic], on_assign=self._on_assign)
@@ -134,12 +138,7 @@ class KafkaIngester:
                 messages = consumer.consume(self.settings.batch_size, self.settings.max_wait)
                 good = [m for m in messages if not self._is_error(m)]
                 if not good:
-                    idle = time.monotonic() - self._last_activity
-                    if (
-                        self.settings.stop_when_idle is not None
-                        and idle >= self.settings.stop_when_idle
-                    ):
-                        log.info("no message for %.0f s: stopping", idle)
+                    if self._idle_too_long():
                         break
                     continue
                 if self._broker_down_since is not None:
@@ -166,8 +165,24 @@ class KafkaIngester:
         summary.seconds = time.monotonic() - started
         return summary
 
+    def _idle_too_long(self) -> bool:
+        if self.settings.stop_when_idle is None:
+            return False
+        idle = time.monotonic() - self._last_activity
+        if not self._assigned:
+            # Joining a group (and waiting out a crashed member's session) takes a
+            # while; idleness counts from the first assignment.
+            if idle >= max(ASSIGNMENT_WAIT_S, self.settings.stop_when_idle):
+                log.warning("no partition assigned after %.0f s: is the topic right?", idle)
+                return True
+            return False
+        if idle >= self.settings.stop_when_idle:
+            log.info("no message for %.0f s: stopping", idle)
+            return True
+        return False
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Joining a group takes a while; idleness counts from when there is work.
+        self._assigned = True
         self._last_activity = time.monotonic()
         log.info("assigned %d partitions", len(partitions))
 

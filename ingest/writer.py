@@ -265,7 +265,7 @@ class ArchiveWriter:
         self._write_cutouts(cursor, [a.cutout for a in alerts if a.cutout is not None])
         # Only objects whose detections changed need a new summary.
         self._update_objects(cursor, sorted({row[2] for row in changed}))
-        self._update_coverage(cursor, [row[4:] for row in changed if row[3]], limits)
+        self._update_coverage(cursor, [(*row[4:], row[3], row[1]) for row in changed], limits)
         return new
 
     @staticmethod

@@ -266,8 +266,16 @@ coverage = sa.Table(
     sa.Column("fid", sa.Integer, primary_key=True, comment="Filter ID (1=g; 2=R; 3=i)"),
     sa.Column("ncandidates", sa.Integer, nullable=False, comment="Detections archived"),
     sa.Column("nlimits", sa.Integer, nullable=False, comment="Upper limits archived"),
-    sa.Column("maglim_min", REAL, comment="Shallowest 5-sigma limiting magnitude seen [mag]"),
-    sa.Column("maglim_max", REAL, comment="Deepest 5-sigma limiting magnitude seen [mag]"),
+    sa.Column(
+        "maglim_min",
+        REAL,
+        comment="Shallowest 5-sigma limiting magnitude of the alerts and upper limits [mag]",
+    ),
+    sa.Column(
+        "maglim_max",
+        REAL,
+        comment="Deepest 5-sigma limiting magnitude of the alerts and upper limits [mag]",
+    ),
     sa.Column("jd_first", DOUBLE_PRECISION, nullable=False, comment="First observation [JD]"),
     sa.Column("jd_last", DOUBLE_PRECISION, nullable=False, comment="Last observation [JD]"),
     comment="What each night observed, per ZTF field and band, kept current by ingest",

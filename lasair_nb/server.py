@@ -73,15 +73,24 @@ class EmbeddedServer:
         if current.running:
             return current
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        pgserver = _pgserver()
+        # get_server() caches a handle per data directory and returns it without
+        # starting anything; after a stop in this process the handle is stale.
+        pgserver.PostgresServer._instances.pop(self.pgdata, None)
         try:
-            _pgserver().get_server(self.pgdata, cleanup_mode=None)
+            pgserver.get_server(self.pgdata, cleanup_mode=None)
         except (subprocess.SubprocessError, OSError, RuntimeError) as error:
             log_file = self.pgdata / "log"
             tail = log_file.read_text()[-2000:] if log_file.exists() else ""
             raise DatabaseError(
                 f"could not start PostgreSQL in {self.pgdata}: {error}\n{tail}"
             ) from error
-        return self.status()
+        status = self.status()
+        if not status.running:
+            raise DatabaseError(
+                f"PostgreSQL in {self.pgdata} did not start; see {self.pgdata / 'log'}"
+            )
+        return status
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns False if it was not running."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,17 +78,25 @@ class ManagedProcess:
         if current.running:
             return current.pid  # type: ignore[return-value]
         self.directory.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            process = subprocess.Popen(
+        # posix_spawn in a new session: the service outlives this process, and no
+        # Popen object is left to complain that its child is still running.
+        log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            pid = os.posix_spawn(
+                argv[0],
                 argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
+                os.environ if env is None else env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                ],
+                setsid=True,
             )
-        self.pid_file.write_text(json.dumps({"pid": process.pid, "argv": argv, "info": info or {}}))
-        return process.pid
+        finally:
+            os.close(log)
+        self.pid_file.write_text(json.dumps({"pid": pid, "argv": argv, "info": info or {}}))
+        return pid
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM the process and wait for it; SIGKILL after ``timeout``. False if not running."""
@@ -104,5 +111,9 @@ class ManagedProcess:
                 os.kill(current.pid, signal.SIGKILL)
                 break
             time.sleep(0.1)
+        try:
+            os.waitpid(current.pid, os.WNOHANG)  # reap it if this process started it
+        except ChildProcessError:
+            pass
         self.pid_file.unlink(missing_ok=True)
         return True

@@ -47,9 +47,15 @@ def upgrade() -> None:
         sa.Column("ncandidates", sa.Integer(), nullable=False, comment="Detections archived"),
         sa.Column("nlimits", sa.Integer(), nullable=False, comment="Upper limits archived"),
         sa.Column(
-            "maglim_min", sa.REAL(), comment="Shallowest 5-sigma limiting magnitude seen [mag]"
+            "maglim_min",
+            sa.REAL(),
+            comment="Shallowest 5-sigma limiting magnitude of the alerts and upper limits [mag]",
         ),
-        sa.Column("maglim_max", sa.REAL(), comment="Deepest 5-sigma limiting magnitude seen [mag]"),
+        sa.Column(
+            "maglim_max",
+            sa.REAL(),
+            comment="Deepest 5-sigma limiting magnitude of the alerts and upper limits [mag]",
+        ),
         sa.Column(
             "jd_first",
             postgresql.DOUBLE_PRECISION(),
@@ -73,7 +79,8 @@ def upgrade() -> None:
                min(jd), max(jd)
         FROM (
             SELECT (timestamp '1970-01-01' + (jd - 2440587.5 - 20.0 / 24) * interval '1 day')::date
-                       AS night, field, fid, 1 AS ncandidates, 0 AS nlimits, diffmaglim AS maglim, jd
+                       AS night, field, fid, 1 AS ncandidates, 0 AS nlimits,
+                   CASE WHEN in_alert THEN diffmaglim END AS maglim, jd
             FROM candidates WHERE field IS NOT NULL
             UNION ALL
             SELECT (timestamp '1970-01-01' + (jd - 2440587.5 - 20.0 / 24) * interval '1 day')::date,
