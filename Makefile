@@ -14,17 +14,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## up: install, start the archive (embedded PostgreSQL), ingest ALERTS if given.
-##     make up ALERTS="../shared/data/ztf/alerts ztf_public_20210901.tar.gz"
+## up: install, start the platform on embedded defaults: archive (embedded PostgreSQL),
+##     Kafka broker (Tansu), a simulated ZTF stream (a night every few minutes) and the
+##     ingester. ALERTS="PATH ..." also ingests alert files, directories or tarballs.
 up: $(STAMP)
-	$(BIN)/lasair-nb db start
+	$(BIN)/lasair-nb up
 	@if [ -n "$(ALERTS)" ]; then $(BIN)/lasair-nb ingest files $(ALERTS); fi
 	@echo
-	@echo "Lasair-NB archive is up."
-	@echo "  query it:   $(BIN)/lasair-nb sql \"SELECT count(*) FROM candidates\""
-	@echo "  ingest:     $(BIN)/lasair-nb ingest files PATH...   (or: make up ALERTS=PATH)"
-	@echo "  connect:    $$($(BIN)/lasair-nb db url)"
-	@echo "  stop:       $(BIN)/lasair-nb db stop"
+	@echo "Lasair-NB is up. Where to go:"
+	@echo "  ingestion status:  $(BIN)/lasair-nb status"
+	@echo "  query the archive: $(BIN)/lasair-nb sql \"SELECT objectid, ncand, context FROM objects LIMIT 10\""
+	@echo "  connect (SQLAlchemy/psql): $$($(BIN)/lasair-nb db url)"
+	@echo "  stop everything:   make down"
 
 ## test: install what the tests need, lint, run the whole suite.
 test: $(STAMP)
@@ -40,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 
 down: $(STAMP)
-	$(BIN)/lasair-nb db stop
+	$(BIN)/lasair-nb down
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -104,7 +104,7 @@ class KafkaIngester:
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,
             # ZTF opens a topic per night: notice new ones matching the pattern soon.
-            "topic.metadata.refresh.interval.ms": 10_000,
+            "topic.metadata.refresh.interval.ms": 5_000,
             "error_cb": self._on_error,
         }
         config.update(self.settings.consumer_config)
@@ -190,7 +190,10 @@ class KafkaIngester:
         error = message.error()
         if error is None:
             return False
-        if error.code() != KafkaError._PARTITION_EOF:
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            # A pattern subscription before the night's first topic exists.
+            log.info("waiting for a topic matching %s", self.settings.topic)
+        elif error.code() != KafkaError._PARTITION_EOF:
             log.warning("Kafka message error: %s", error)
         return True
 

@@ -7,21 +7,27 @@
     lasair-nb ingest files PATH...
     lasair-nb ingest kafka --servers HOST:PORT --topic PATTERN [--group G] [--batch N]
                            [--max-wait S] [--stop-when-idle S] [-X key=value ...]
+    lasair-nb simulate --objects N --nights M [--seed S]
+                       (--kafka HOST:PORT --topic T [--every S] | --out DIR)
     lasair-nb sql "SELECT …" [--format table|csv|json]
     lasair-nb status
+    lasair-nb up | down     (the whole platform on this machine)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from lasair_nb import database
 from lasair_nb.errors import LasairError
 from lasair_nb.query import FORMATS, format_result, run_readonly
-from lasair_nb.settings import get_settings
+from lasair_nb.settings import Settings, get_settings
 
 log = logging.getLogger("lasair_nb")
 
@@ -177,6 +183,53 @@ def broker_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def simulate(args: argparse.Namespace) -> int:
+    """Write or publish a simulated ZTF 4.02 alert stream."""
+    from ingest.simulator import AlertSimulator  # noqa: PLC0415
+
+    simulator = AlertSimulator(objects=args.objects, nights=args.nights, seed=args.seed)
+    if args.out is not None:
+        count = simulator.write(args.out)
+        print(f"wrote {count} packets and truth.csv to {args.out}")
+        return 0
+    from ingest.publish import publish_simulation  # noqa: PLC0415
+
+    truth = args.truth or get_settings().home_dir / "simulation" / "truth.csv"
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    count = publish_simulation(
+        simulator,
+        args.kafka,
+        args.topic,
+        every=args.every,
+        truth_path=truth,
+        stop=stop,
+        progress=not args.no_progress,
+    )
+    print(f"published {count} packets to {args.kafka}; truth in {truth}")
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start the archive, the broker, the simulator and the ingester."""
+    from lasair_nb.platform import Platform  # noqa: PLC0415
+
+    platform = Platform(get_settings())
+    for line in platform.up(simulate=not args.no_simulator):
+        print(line)
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    """Stop everything ``up`` started."""
+    from lasair_nb.platform import Platform  # noqa: PLC0415
+
+    for line in Platform(get_settings()).down():
+        print(line)
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     """Print the ingestion status page."""
     from lasair_nb.status import format_status, ingest_status  # noqa: PLC0415
@@ -214,7 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_database_commands(commands)
+    _add_ingest_commands(commands, settings)
+    _add_platform_commands(commands)
+    return parser
 
+
+def _add_database_commands(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="the archive database").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -227,6 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         db.add_parser(name, help=text).set_defaults(handler=handler)
 
+    query = commands.add_parser("sql", help="run one read-only SELECT")
+    query.add_argument("query", help='e.g. "SELECT count(*) FROM candidates"')
+    query.add_argument("--format", choices=FORMATS, default="table")
+    query.add_argument("--limit", type=int, default=1000, help="most rows (default %(default)s)")
+    query.add_argument("--timeout", type=float, default=None, help="seconds (default 60)")
+    query.set_defaults(handler=sql)
+
+
+def _add_ingest_commands(commands: argparse._SubParsersAction, settings: Settings) -> None:
     ingest = commands.add_parser("ingest", help="ingest alerts").add_subparsers(
         dest="source", required=True, metavar="SOURCE"
     )
@@ -276,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kafka.set_defaults(handler=ingest_kafka)
 
+
+def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     broker = commands.add_parser("broker", help="the embedded Kafka-protocol broker")
     broker_actions = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
     start = broker_actions.add_parser("start", help="start Tansu on 127.0.0.1")
@@ -286,13 +356,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", help="the ingestion status page").set_defaults(handler=status)
 
-    query = commands.add_parser("sql", help="run one read-only SELECT")
-    query.add_argument("query", help='e.g. "SELECT count(*) FROM candidates"')
-    query.add_argument("--format", choices=FORMATS, default="table")
-    query.add_argument("--limit", type=int, default=1000, help="most rows (default %(default)s)")
-    query.add_argument("--timeout", type=float, default=None, help="seconds (default 60)")
-    query.set_defaults(handler=sql)
-    return parser
+    sim = commands.add_parser("simulate", help="a simulated ZTF alert stream with known truth")
+    sim.add_argument("--objects", type=int, required=True, help="number of simulated sources")
+    sim.add_argument("--nights", type=int, required=True, help="number of nights")
+    sim.add_argument("--seed", type=int, default=0, help="same seed, same packets (default 0)")
+    target = sim.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kafka", metavar="HOST:PORT", help="publish to this broker")
+    target.add_argument("--out", type=Path, metavar="DIR", help="write .avro files and truth.csv")
+    sim.add_argument(
+        "--topic",
+        default="ztf_{date}_programid1",
+        help="topic; {date} becomes the night's YYYYMMDD (default %(default)s)",
+    )
+    sim.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="publish a night every S seconds (default: all at once)",
+    )
+    sim.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="truth CSV path with --kafka (default $LASAIR_HOME/simulation/truth.csv)",
+    )
+    sim.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sim.set_defaults(handler=simulate)
+
+    start_all = commands.add_parser("up", help="start the whole platform on this machine")
+    start_all.add_argument(
+        "--no-simulator", action="store_true", help="start the archive, broker and ingester only"
+    )
+    start_all.set_defaults(handler=up)
+    commands.add_parser("down", help="stop what `up` started").set_defaults(handler=down)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,21 @@ class Settings(BaseSettings):
         description="Alerts per ingest batch (one database transaction each).",
     )
 
+    broker_port: int = Field(
+        default=9092, description="Port of the embedded Kafka-protocol broker (127.0.0.1)."
+    )
+    demo_objects: int = Field(
+        default=2000, gt=0, description="Sources in the simulated stream that `up` publishes."
+    )
+    demo_nights: int = Field(
+        default=60, gt=0, description="Nights in the simulated stream that `up` publishes."
+    )
+    demo_night_interval: float = Field(
+        default=180.0,
+        ge=0,
+        description="Seconds between two simulated nights published by `up`.",
+    )
+
     @property
     def home_dir(self) -> Path:
         """The home directory with ``~`` expanded."""

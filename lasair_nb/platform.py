@@ -1,0 +1,97 @@
+"""The whole platform on one machine: archive, broker, simulated stream, ingester.
+
+``lasair-nb up`` (and ``make up``) starts what is not running yet; ``down`` stops
+it all. Each service is a detached process with its log under
+``$LASAIR_HOME/run/<name>/log``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+from lasair_nb import database
+from lasair_nb.services import ManagedProcess
+from lasair_nb.settings import Settings
+
+ALL_NIGHTS = "ztf_.*_programid1"
+NIGHT_TOPIC = "ztf_{date}_programid1"
+
+
+class Platform:
+    """Start and stop the services of a deployment."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ingester = ManagedProcess(settings.home_dir, "ingester")
+        self.simulator = ManagedProcess(settings.home_dir, "simulator")
+
+    def _broker(self):
+        from ingest.broker import Broker  # noqa: PLC0415 - Kafka is an optional extra
+
+        return Broker(self.settings.home_dir)
+
+    @staticmethod
+    def _command(*args: str) -> list[str]:
+        return [sys.executable, "-m", "lasair_nb.cli", *args]
+
+    def up(self, simulate: bool = True) -> Iterator[str]:
+        """Start every service that is not running; yield a line per service."""
+        settings = self.settings
+        if settings.db_url is None:
+            server = database.embedded_server(settings).start()
+            database.ensure_database(settings)
+            url = server.url(settings.db_name)
+        else:
+            url = database.database_url(settings)
+        revision = database.upgrade(url)
+        yield f"archive    {url}  (schema {revision})"
+
+        servers = self._broker().start(settings.broker_port)
+        yield f"broker     {servers}  (Tansu, topics in memory)"
+
+        self.ingester.start(
+            self._command(
+                "-v",
+                "ingest",
+                "kafka",
+                "--servers",
+                servers,
+                "--topic",
+                ALL_NIGHTS,
+                "--group",
+                "lasair-nb",
+            ),
+        )
+        yield f"ingester   consuming {ALL_NIGHTS}; log {self.ingester.log}"
+
+        if simulate:
+            self.simulator.start(
+                self._command(
+                    "simulate",
+                    "--objects",
+                    str(settings.demo_objects),
+                    "--nights",
+                    str(settings.demo_nights),
+                    "--kafka",
+                    servers,
+                    "--topic",
+                    NIGHT_TOPIC,
+                    "--every",
+                    str(settings.demo_night_interval),
+                    "--no-progress",
+                ),
+            )
+            yield (
+                f"simulator  {settings.demo_objects} sources, a night every "
+                f"{settings.demo_night_interval:g} s; log {self.simulator.log}"
+            )
+
+    def down(self) -> Iterator[str]:
+        """Stop the simulator, the ingester (which finishes its batch), the broker, the archive."""
+        for name, service in (("simulator", self.simulator), ("ingester", self.ingester)):
+            yield f"{name:<10} {'stopped' if service.stop() else 'not running'}"
+        yield f"{'broker':<10} {'stopped' if self._broker().stop() else 'not running'}"
+        if self.settings.db_url is None:
+            stopped = database.embedded_server(self.settings).stop()
+            yield f"{'archive':<10} {'stopped' if stopped else 'not running'}"
