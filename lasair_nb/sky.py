@@ -7,7 +7,8 @@ A target is one of three things:
   ``12 34 56.7 +12 34 56``, ``12h34m56.7s +12d34m56s``, ``12ʰ34ᵐ56.7ˢ +12°34′56″``), then
   optionally a radius (arcsec unless marked ``″``/``′``/``°``); or an astropy ``SkyCoord``;
   or an ``(ra, dec)`` pair in degrees;
-- one or more **ZTF objectIds** (``ZTF21abiuvdk``, or a comma-separated list);
+- one or more **ZTF objectIds** (``ZTF21abiuvdk``, or a comma-separated list; typed in
+  any case, returned as ZTF writes them);
 - a **TNS name** to resolve later (``2021abc``, ``AT 2021abc``, ``SN2021abc``).
 
 Sexagesimal right ascension is in hours and decimal right ascension in degrees, as
@@ -397,6 +398,8 @@ def _sexagesimal_angle(text: str, *, right_ascension: bool) -> Angle:
     in_degrees = not right_ascension or "d" in text
     unit = u.deg if in_degrees else u.hourangle
     what = "Dec" if not right_ascension else "RA"
+    if not right_ascension and "h" in text:
+        raise TargetError(f"the Dec {text!r} is written in hours; a Dec is in degrees (d or °)")
     for value, field in zip(fields[1:], ("minutes", "seconds"), strict=False):
         if float(value) >= 60:
             raise TargetError(f"the {what} {text!r} has {field} {value}, which must be below 60")
