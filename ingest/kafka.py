@@ -16,6 +16,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -27,7 +28,7 @@ from ingest.decode import AlertDecoder
 from ingest.pipeline import IngestSummary, decode_packet
 from ingest.rows import AlertRows
 from ingest.sources import Packet
-from ingest.writer import ArchiveWriter, QuarantinedPacket
+from ingest.writer import ArchiveWriter, BatchResult, QuarantinedPacket
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,50 @@ class KafkaIngester:
             signal.signal(signal.SIGINT, self.stop)
         summary = IngestSummary()
         started = time.monotonic()
+        consumer = self._subscribe()
+        # A writer thread commits batch n while this thread consumes and decodes
+        # batch n+1; batch n's offsets are stored only once its commit is done.
+        pending: tuple[Future[BatchResult | None], list[Message]] | None = None
+
+        def settle() -> bool:
+            """Wait for the batch being written; False if it was abandoned on stop."""
+            nonlocal pending
+            if pending is None:
+                return True
+            future, written = pending
+            pending = None
+            result = future.result()
+            if result is None:  # stopped while the database was away
+                return False
+            summary.add(result)
+            self._store_offsets(consumer, written)
+            return True
+
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="archive-writer") as writer:
+                while not self.stopping:
+                    messages = consumer.consume(self.settings.batch_size, self.settings.max_wait)
+                    good = [m for m in messages if not self._is_error(m)]
+                    if not good:
+                        if not settle() or self._idle_too_long():
+                            break
+                        continue
+                    if self._broker_down_since is not None:
+                        down = time.monotonic() - self._broker_down_since
+                        log.warning("Kafka broker back after %.0f s", down)
+                        self._broker_down_since = None
+                    self._last_activity = time.monotonic()
+                    batch = self._decode(good)
+                    if not settle():
+                        break
+                    pending = (writer.submit(self._write, len(good), *batch), good)
+                settle()
+        finally:
+            self._close(consumer)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _subscribe(self) -> Consumer:
         self._last_activity = time.monotonic()
         self._assigned = False
         consumer = self._consumer()
@@ -133,37 +178,18 @@ class KafkaIngester:
         log.info(
             "consuming %s from %s as group %s", topic, self.settings.servers, self.settings.group
         )
+        return consumer
+
+    def _close(self, consumer: Consumer) -> None:
         try:
-            while not self.stopping:
-                messages = consumer.consume(self.settings.batch_size, self.settings.max_wait)
-                good = [m for m in messages if not self._is_error(m)]
-                if not good:
-                    if self._idle_too_long():
-                        break
-                    continue
-                if self._broker_down_since is not None:
-                    log.warning(
-                        "Kafka broker back after %.0f s", time.monotonic() - self._broker_down_since
-                    )
-                    self._broker_down_since = None
-                self._last_activity = time.monotonic()
-                batch = self._write(good)
-                if batch is None:  # stopped while the database was away
-                    break
-                summary.add(batch)
-                self._store_offsets(consumer, good)
-        finally:
-            try:
-                consumer.commit(asynchronous=False)
-            except KafkaException as error:
-                # Nothing stored since the last automatic commit raises _NO_OFFSET.
-                if error.args[0].code() != KafkaError._NO_OFFSET:
-                    log.warning("final offset commit failed: %s", error)
-            consumer.close()
-            if self._connection is not None:
-                self._connection.close()
-        summary.seconds = time.monotonic() - started
-        return summary
+            consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            # Nothing stored since the last automatic commit raises _NO_OFFSET.
+            if error.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("final offset commit failed: %s", error)
+        consumer.close()
+        if self._connection is not None:
+            self._connection.close()
 
     def _idle_too_long(self) -> bool:
         if self.settings.stop_when_idle is None:
@@ -197,8 +223,10 @@ class KafkaIngester:
             log.warning("Kafka message error: %s", error)
         return True
 
-    def _write(self, messages: list[Message]):
-        """Decode and write one batch, retrying with backoff while the database is away."""
+    def _decode(
+        self, messages: list[Message]
+    ) -> tuple[list[AlertRows], list[QuarantinedPacket], list[float], float]:
+        """Decode one batch: good alerts, quarantined packets, message times, start time."""
         started = time.monotonic()
         alerts: list[AlertRows] = []
         quarantined: list[QuarantinedPacket] = []
@@ -213,6 +241,20 @@ class KafkaIngester:
             kind, stamp = message.timestamp()
             if kind != 0:  # TIMESTAMP_NOT_AVAILABLE
                 times.append(stamp / 1000.0)
+        return alerts, quarantined, times, started
+
+    def _write(
+        self,
+        count: int,
+        alerts: list[AlertRows],
+        quarantined: list[QuarantinedPacket],
+        times: list[float],
+        started: float,
+    ) -> BatchResult | None:
+        """Write one batch, retrying with backoff while the database is away.
+
+        Returns None if told to stop before the database came back.
+        """
         source = f"kafka: {self.settings.servers} {self.settings.topic}"
         backoff = 1.0
         while True:
@@ -225,7 +267,7 @@ class KafkaIngester:
                     log.error(
                         "stopping while the database is unavailable; %d messages will be "
                         "delivered again",
-                        len(messages),
+                        count,
                     )
                     return None
                 log.warning(
@@ -233,7 +275,7 @@ class KafkaIngester:
                     str(error).strip().splitlines()[0]
                     if str(error).strip()
                     else type(error).__name__,
-                    len(messages),
+                    count,
                     backoff,
                 )
                 time.sleep(backoff)
