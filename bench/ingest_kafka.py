@@ -80,8 +80,6 @@ def start_ingester(servers: str, topic: str, url: str, batch: int) -> subprocess
         str(batch),
         "--max-wait",
         "0.2",
-        "--stop-when-idle",
-        "5",
         *CONSUMER,
     ]
     return subprocess.Popen(

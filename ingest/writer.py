@@ -198,7 +198,8 @@ class ArchiveWriter:
                 cursor.execute(
                     "INSERT INTO ingest_batches (source, started_at, finished_at, n_packets, n_new,"
                     " n_duplicate, n_quarantined, duration_s, alerts_per_s, latency_p50_s,"
-                    " latency_max_s) VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " latency_max_s)"
+                    " VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         source,
                         started_at,

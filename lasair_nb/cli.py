@@ -11,6 +11,7 @@
                        (--kafka HOST:PORT --topic T [--every S] | --out DIR)
     lasair-nb sql "SELECT …" [--format table|csv|json]
     lasair-nb status
+    lasair-nb users add NAME [--admin] | list | remove NAME
     lasair-nb up | down     (the whole platform on this machine)
 """
 
@@ -230,6 +231,28 @@ def down(args: argparse.Namespace) -> int:
     return 0
 
 
+def users(args: argparse.Namespace) -> int:
+    """Add, list or remove users (PostgreSQL roles)."""
+    from lasair_nb.users import add_user, list_users, remove_user  # noqa: PLC0415
+
+    engine = database.create_engine()
+    try:
+        with engine.begin() as connection:
+            if args.action == "add":
+                password = add_user(connection, args.name, admin=args.admin)
+                role = "administrator" if args.admin else "user"
+                print(f"added {role} {args.name}; password (shown once): {password}")
+            elif args.action == "remove":
+                remove_user(connection, args.name)
+                print(f"removed {args.name} and their private data")
+            else:
+                for user in list_users(connection):
+                    print(f"{user.name}{'  (admin)' if user.admin else ''}")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     """Print the ingestion status page."""
     from lasair_nb.status import format_status, ingest_status  # noqa: PLC0415
@@ -355,6 +378,18 @@ def _add_platform_commands(commands: argparse._SubParsersAction) -> None:
     broker_actions.add_parser("status", help="is it running").set_defaults(handler=broker_status)
 
     commands.add_parser("status", help="the ingestion status page").set_defaults(handler=status)
+
+    people = commands.add_parser("users", help="users: PostgreSQL roles").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = people.add_parser("add", help="create a user and print their password")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may promote queries to system")
+    add.set_defaults(handler=users)
+    people.add_parser("list", help="every user").set_defaults(handler=users)
+    remove = people.add_parser("remove", help="remove a user and their private data")
+    remove.add_argument("name")
+    remove.set_defaults(handler=users)
 
     sim = commands.add_parser("simulate", help="a simulated ZTF alert stream with known truth")
     sim.add_argument("--objects", type=int, required=True, help="number of simulated sources")

@@ -50,9 +50,11 @@ _BASIC_NAMES = (
     "standard_deviation",
     "stetson_k",
 )
-# ZTF revisits a field every 1-3 nights but often twice a night, so search up to
-# ten times the median-interval Nyquist frequency to reach sub-day periods.
-_PERIODOGRAM = lc.Periodogram(peaks=1, resolution=10, max_freq_factor=10, nyquist="median")
+# ZTF revisits a field every 1-3 nights, often with two exposures a night. The
+# Nyquist frequency of the shortest 10% of intervals (those within a night) lets
+# the search reach sub-day periods such as RR Lyrae's; on simulated ZTF cadence
+# this recovers ~80% of periods from 0.3 to 20 days (tests/ingest/test_simulator.py).
+_PERIODOGRAM = lc.Periodogram(peaks=1, resolution=10, max_freq_factor=2, nyquist=0.1)
 
 
 def band_features(

@@ -97,3 +97,67 @@ def is_coincident(distnr: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """True where the reference-image source is the object itself (``distnr`` ≤ 1.5″)."""
     distance = np.asarray(distnr, dtype=float)
     return (distance >= 0) & (distance <= DC_MAX_DISTNR)
+
+
+# --- fluxes in janskies: the SNAD Viewer's equations 1-7 --------------------------------
+
+AB_ZERO_POINT_MAG = 8.9
+"""AB magnitude of 1 Jy: f = 10^(-0.4 (m - 8.9)) Jy (SNAD Viewer eq. 1)."""
+FORCED_SNR_DETECTION = 3.0
+"""Forced-photometry points with |flux| / error below this are shown as upper limits."""
+
+
+def magnitude_to_flux(
+    mag: npt.ArrayLike, mag_err: npt.ArrayLike | None = None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """AB magnitude → flux density in Jy and its error (SNAD eqs. 1-2)."""
+    m = np.asarray(mag, dtype=float)
+    flux = 10.0 ** (-0.4 * (m - AB_ZERO_POINT_MAG))
+    error = np.full_like(flux, np.nan) if mag_err is None else np.asarray(mag_err, dtype=float)
+    return flux, 0.4 * np.log(10.0) * flux * error
+
+
+def flux_to_magnitude(
+    flux: npt.ArrayLike, flux_err: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Flux density in Jy → AB magnitude with asymmetric errors (SNAD eqs. 5-7).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Magnitude of ``|flux|``, the error towards fainter magnitudes (``+``, NaN
+        when the error bar reaches zero flux) and towards brighter (``-``, a
+        positive number).
+    """
+    f = np.abs(np.asarray(flux, dtype=float))
+    sigma = np.asarray(flux_err, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = AB_ZERO_POINT_MAG - 2.5 * np.log10(f)
+        ratio = sigma / f
+        fainter = np.where(ratio < 1, -2.5 * np.log10(1 - ratio), np.nan)
+        brighter = 2.5 * np.log10(1 + ratio)
+    return mag, fainter, brighter
+
+
+def difference_flux(
+    magpsf: npt.ArrayLike, sigmapsf: npt.ArrayLike, isdiffpos: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Signed difference flux (science − reference) in Jy and its error (SNAD eq. 3-4).
+
+    ZTF measures the difference image directly: ``magpsf`` is the magnitude of
+    ``|f − f_ref|`` and ``isdiffpos`` its sign.
+    """
+    flux, error = magnitude_to_flux(magpsf, sigmapsf)
+    return np.where(is_positive(isdiffpos), flux, -flux), error
+
+
+def forced_flux(
+    forcediffimflux: npt.ArrayLike, forcediffimfluxunc: npt.ArrayLike, magzpsci: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Forced-photometry difference flux: DN on the image's zero point → Jy."""
+    scale = 10.0 ** (-0.4 * (np.asarray(magzpsci, dtype=float) - AB_ZERO_POINT_MAG))
+    flux = np.asarray(forcediffimflux, dtype=float)
+    error = np.asarray(forcediffimfluxunc, dtype=float)
+    # ZTF writes -99999 for a failed measurement.
+    bad = (flux <= -99999) | (error <= 0)
+    return np.where(bad, np.nan, flux * scale), np.where(bad, np.nan, error * scale)

@@ -8,8 +8,8 @@ unquoted in SQL; otherwise they keep ZTF's field names. Migrations in
 from __future__ import annotations
 
 import sqlalchemy as sa
-from healpix_alchemy import Point
-from sqlalchemy.dialects.postgresql import BYTEA, DOUBLE_PRECISION, REAL
+from healpix_alchemy import Point, Tile
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, DOUBLE_PRECISION, JSONB, REAL
 
 from lasair_nb.features import FEATURES
 from lasair_nb.photometry import BANDS
@@ -280,3 +280,307 @@ coverage = sa.Table(
     sa.Column("jd_last", DOUBLE_PRECISION, nullable=False, comment="Last observation [JD]"),
     comment="What each night observed, per ZTF field and band, kept current by ingest",
 )
+
+
+# --- users' own data (migration 0003) ------------------------------------------------
+# Rows belong to database roles; row-level security policies (in the migration) let a
+# user see public rows and their own, and change only their own.
+
+
+def _owner() -> sa.Column:
+    return sa.Column(
+        "owner",
+        sa.Text,
+        nullable=False,
+        server_default=sa.text("current_user"),
+        comment="Database role (user) that owns the row",
+    )
+
+
+def _created() -> sa.Column:
+    return sa.Column(
+        "created_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When it was created",
+    )
+
+
+def _public(default: bool) -> sa.Column:
+    return sa.Column(
+        "public",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.true() if default else sa.false(),
+        comment="Visible to every user (else to its owner only)",
+    )
+
+
+watchlists = sa.Table(
+    "watchlists",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchlist id"),
+    _owner(),
+    sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
+    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it is for"),
+    _public(False),
+    sa.Column(
+        "active",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Matched against every ingested batch (real-time filters)",
+    ),
+    sa.Column(
+        "radius_arcsec",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Default match radius of its sources [arcsec]",
+    ),
+    _created(),
+    sa.UniqueConstraint("owner", "name"),
+    sa.CheckConstraint("radius_arcsec > 0 AND radius_arcsec <= 3600", name="radius_range"),
+    comment="Named lists of sky positions whose new transients a user wants to know of",
+)
+
+watchlist_sources = sa.Table(
+    "watchlist_sources",
+    metadata,
+    sa.Column(
+        "watchlist_id",
+        sa.BigInteger,
+        sa.ForeignKey("watchlists.id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Watchlist id",
+    ),
+    sa.Column("number", sa.Integer, primary_key=True, comment="Row number in the watchlist"),
+    sa.Column("name", sa.Text, nullable=False, comment="Source name"),
+    sa.Column("ra", DOUBLE_PRECISION, nullable=False, comment="Right ascension [deg]"),
+    sa.Column("dec", DOUBLE_PRECISION, nullable=False, comment="Declination [deg]"),
+    sa.Column(
+        "radius_arcsec",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Match radius of this source [arcsec]",
+    ),
+    comment="The sources of each watchlist",
+)
+
+watchlist_tiles = sa.Table(
+    "watchlist_tiles",
+    metadata,
+    sa.Column(
+        "watchlist_id",
+        sa.BigInteger,
+        sa.ForeignKey("watchlists.id", ondelete="CASCADE"),
+        nullable=False,
+        comment="Watchlist id",
+    ),
+    sa.Column("number", sa.Integer, nullable=False, comment="Source row number"),
+    sa.Column(
+        "tile",
+        Tile,
+        nullable=False,
+        comment="HEALPix range (order 29) covering part of the source's cone",
+    ),
+    sa.Index("ix_watchlist_tiles_watchlist", "watchlist_id"),
+    comment="HEALPix tiles covering each watchlist source's cone, for one-join crossmatches",
+)
+
+watchmaps = sa.Table(
+    "watchmaps",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchmap id"),
+    _owner(),
+    sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
+    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it is for"),
+    _public(False),
+    sa.Column(
+        "active",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Matched against every ingested batch (real-time filters)",
+    ),
+    sa.Column("moc", BYTEA, nullable=False, comment="The area as a MOC FITS file"),
+    sa.Column("area_deg2", DOUBLE_PRECISION, nullable=False, comment="Area [deg2]"),
+    _created(),
+    sa.UniqueConstraint("owner", "name"),
+    comment="Named sky areas (MOCs) whose transients a user wants to know of",
+)
+
+watchmap_tiles = sa.Table(
+    "watchmap_tiles",
+    metadata,
+    sa.Column(
+        "watchmap_id",
+        sa.BigInteger,
+        sa.ForeignKey("watchmaps.id", ondelete="CASCADE"),
+        nullable=False,
+        comment="Watchmap id",
+    ),
+    sa.Column("tile", Tile, nullable=False, comment="HEALPix range (order 29) of the area"),
+    sa.Index("ix_watchmap_tiles_watchmap", "watchmap_id"),
+    comment="The HEALPix ranges of each watchmap",
+)
+
+skymaps = sa.Table(
+    "skymaps",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Sky map id"),
+    _owner(),
+    sa.Column("name", sa.Text, nullable=False, unique=True, comment="Name, e.g. the event id"),
+    _public(True),
+    sa.Column("event", sa.Text, comment="Event id from the map's header"),
+    sa.Column(
+        "meta",
+        JSONB,
+        nullable=False,
+        server_default="{}",
+        comment="Header facts: DATE-OBS, DISTMEAN, DISTSTD, INSTRUME, ...",
+    ),
+    sa.Column(
+        "skymap", BYTEA, nullable=False, comment="The map as received (FITS, possibly gzipped)"
+    ),
+    sa.Column("has_distance", sa.Boolean, nullable=False, comment="Map has DISTMU/DISTSIGMA"),
+    sa.Column(
+        "area90_deg2",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Area of the 90% credible region [deg2]",
+    ),
+    _created(),
+    comment="Gravitational-wave sky maps (LVK HEALPix)",
+)
+
+queries = sa.Table(
+    "queries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Query id"),
+    _owner(),
+    sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
+    sa.Column("sql", sa.Text, nullable=False, comment="The SELECT statement"),
+    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it finds"),
+    _public(False),
+    sa.Column(
+        "system",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Promoted by an administrator: shown to everyone as a system query",
+    ),
+    _created(),
+    sa.UniqueConstraint("owner", "name"),
+    comment="Saved SQL queries: mine, public, system",
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True, comment="Tag, e.g. 'sn-ia', 'agn', 'bogus'"),
+    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it means"),
+    sa.Column(
+        "created_by",
+        sa.Text,
+        nullable=False,
+        server_default=sa.text("current_user"),
+        comment="Who added it",
+    ),
+    _created(),
+    sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9_.:-]*$'", name="tag_name"),
+    comment="The shared vocabulary of annotation tags",
+)
+
+annotations = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Annotation id"),
+    sa.Column("objectid", sa.Text, nullable=False, comment="Annotated object"),
+    sa.Column(
+        "author",
+        sa.Text,
+        nullable=False,
+        server_default=sa.text("current_user"),
+        comment="Who wrote it (a user, or a bot such as 'tns')",
+    ),
+    sa.Column(
+        "tags",
+        ARRAY(sa.Text),
+        nullable=False,
+        server_default="{}",
+        comment="Tags from the shared vocabulary",
+    ),
+    sa.Column("comment", sa.Text, nullable=False, server_default="", comment="Free text"),
+    _public(True),
+    _created(),
+    sa.Column(
+        "updated_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="Last change",
+    ),
+    sa.Index("ix_annotations_objectid", "objectid"),
+    sa.Index("ix_annotations_tags", "tags", postgresql_using="gin"),
+    comment="Expert knowledge about objects: tags and comments (the SNAD knowledge base)",
+)
+
+annotation_history = sa.Table(
+    "annotation_history",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Change number"),
+    sa.Column("annotation_id", sa.BigInteger, nullable=False, comment="Annotation changed"),
+    sa.Column("objectid", sa.Text, nullable=False, comment="Its object"),
+    sa.Column("action", sa.Text, nullable=False, comment="insert, update or delete"),
+    sa.Column(
+        "changed_by",
+        sa.Text,
+        nullable=False,
+        server_default=sa.text("current_user"),
+        comment="Who made the change",
+    ),
+    sa.Column(
+        "changed_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.text("clock_timestamp()"),
+        comment="When",
+    ),
+    sa.Column("author", sa.Text, nullable=False, comment="Author of the annotation"),
+    sa.Column("tags", ARRAY(sa.Text), nullable=False, comment="Tags after the change"),
+    sa.Column("comment", sa.Text, nullable=False, comment="Comment after the change"),
+    sa.Column("public", sa.Boolean, nullable=False, comment="Visibility after the change"),
+    sa.Index("ix_annotation_history_objectid", "objectid"),
+    comment="Every change to every annotation: who, when, what",
+)
+
+tns_objects = sa.Table(
+    "tns_objects",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True, comment="TNS name without prefix, e.g. 2021abc"),
+    sa.Column("prefix", sa.Text, comment="AT, SN, ..."),
+    sa.Column("ra", DOUBLE_PRECISION, nullable=False, comment="Right ascension [deg]"),
+    sa.Column("dec", DOUBLE_PRECISION, nullable=False, comment="Declination [deg]"),
+    sa.Column("hpx", Point, nullable=False, comment="HEALPix index (order 29)"),
+    sa.Column("type", sa.Text, comment="Spectroscopic classification, e.g. SN Ia"),
+    sa.Column("redshift", DOUBLE_PRECISION, comment="Redshift"),
+    sa.Column("discoverydate", sa.Text, comment="Discovery date (UT)"),
+    sa.Column("discoverymag", DOUBLE_PRECISION, comment="Discovery magnitude"),
+    sa.Column("internal_names", sa.Text, comment="Survey names, e.g. ZTF21abiuvdk"),
+    sa.Column("reporting_group", sa.Text, comment="Group that reported it"),
+    sa.Column("lastmodified", sa.Text, comment="Last change at TNS"),
+    sa.Index("ix_tns_objects_hpx", "hpx"),
+    comment="The Transient Name Server's public objects",
+)
+
+ARCHIVE_TABLES = (
+    "candidates",
+    "noncandidates",
+    "forced_photometry",
+    "cutouts",
+    "objects",
+    "coverage",
+    "ingest_batches",
+)
+"""Tables only the ingester writes; users read them."""

@@ -309,6 +309,14 @@ class SkyMap:
 
         Positions the map does not cover get 0.
         """
+        slot = self.pixel_index(hpx)
+        return np.where(slot >= 0, self.probdensity[np.maximum(slot, 0)], 0.0)
+
+    def pixel_index(self, hpx: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Index into the map's arrays of the pixel holding each level-29 index; -1 if none.
+
+        Use it to read ``distmu``/``distsigma`` at positions.
+        """
         cells = np.asarray(hpx, dtype=np.int64)
         if self._single_level is not None:
             # One level, uniq ascending: the pixel's uniq follows from the index directly.
@@ -322,7 +330,7 @@ class SkyMap:
             clipped = np.maximum(found, 0)
             inside = (found >= 0) & (cells < ends[clipped])
             slot = pixels[clipped]
-        return np.where(inside, self.probdensity[slot], 0.0)
+        return np.where(inside, slot, -1).astype(np.int64)
 
     # -- internals ------------------------------------------------------------------
 
