@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -261,6 +262,11 @@ class KafkaIngester:
             try:
                 writer = self._archive_writer()
                 return writer.write_batch(alerts, quarantined, source, started, times)
+            except psycopg2.errors.UniqueViolation:
+                # Another ingester wrote the same stamps meanwhile; the batch rolled
+                # back, and its retry skips what is now there.
+                log.info("a concurrent ingester wrote part of this batch; retrying it")
+                continue
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self._drop_connection()
                 if self.stopping:

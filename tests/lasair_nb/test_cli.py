@@ -121,3 +121,19 @@ def test_sql_formats_and_refusals(env_for, archive_url: str, ztf_alert_files: li
     assert json.loads(
         lasair_nb("sql", "SELECT count(*) AS n FROM objects", "--format", "json", env=env).stdout
     ) == [{"n": 3}]
+
+
+def test_users_commands(env_for, archive_url: str) -> None:
+    env = env_for(archive_url)
+    name = f"dana_{os.getpid()}"
+    added = lasair_nb("users", "add", name, "--admin", env=env)
+    assert added.returncode == 0 and f"added administrator {name}" in added.stdout
+    assert "password (shown once): " in added.stdout
+    listed = lasair_nb("users", "list", env=env)
+    assert f"{name}  (admin)" in listed.stdout.splitlines()
+    again = lasair_nb("users", "add", name, env=env)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    bad = lasair_nb("users", "add", "Robert'); DROP TABLE objects;--", env=env)
+    assert bad.returncode == 2 and "invalid user name" in bad.stderr
+    removed = lasair_nb("users", "remove", name, env=env)
+    assert removed.returncode == 0 and name not in lasair_nb("users", "list", env=env).stdout
