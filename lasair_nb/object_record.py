@@ -16,7 +16,6 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
-from astropy.time import Time
 
 from lasair_nb.errors import LasairError, QueryError
 from lasair_nb.features import FEATURES
@@ -153,7 +152,8 @@ class ObjectRecord:
         if not len(curve):
             return curve
         curve["mjd"] = curve["jd"] - 2400000.5
-        curve["time"] = pd.to_datetime(Time(curve["jd"].to_numpy(), format="jd").to_datetime())
+        # Unix time from JD: UTC to within the leap seconds, plenty for plotting.
+        curve["time"] = pd.to_datetime((curve["jd"] - 2440587.5) * 86400.0, unit="s")
         curve["band"] = curve["fid"].map(BANDS)
         first = ["measurement", "jd", "mjd", "time", "band", "fid", "candid"]
         rest = [c for c in curve.columns if c not in first]
