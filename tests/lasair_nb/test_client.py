@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from astropy import units as u
 from astropy.coordinates import SkyCoord, search_around_sky
+from mocpy import MOC
 
 import lasair_nb as ln
 from ingest.pipeline import Ingester
@@ -405,3 +406,34 @@ def test_coverage_and_status(archive: ln.Archive) -> None:
     nights = archive.coverage(since="2021-08-31", until="2021-09-02")
     assert len(nights) > 0 and nights["ncandidates"].sum() > 0
     assert archive.status()["ingested_today"] > 0
+
+
+def test_watchmap_from_moc_file_polygon_and_skymap(
+    archive: ln.Archive, objects: pd.DataFrame, shared_data: Path, tmp_path: Path
+) -> None:
+    coords = SkyCoord(objects["ra"].to_numpy() * u.deg, objects["dec"].to_numpy() * u.deg)
+    moc = MOC.from_cone(46.9 * u.deg, 8.6 * u.deg, radius=2 * u.deg, max_depth=12)
+    path = tmp_path / "area.fits"
+    moc.save(path, format="fits")
+    tag = uuid.uuid4().hex[:4]
+    archive.watchmaps.create(f"file-{tag}", path)
+    expected = set(objects["objectid"][moc.contains_skycoords(coords)])
+    assert set(archive.watchmaps.objects(f"file-{tag}")["objectid"]) == expected
+
+    square = SkyCoord([45, 49, 49, 45] * u.deg, [7, 7, 11, 11] * u.deg)
+    archive.watchmaps.create(f"square-{tag}", polygon=square)
+    inside = archive.watchmaps.get(f"square-{tag}").contains_skycoords(coords)
+    found = set(archive.watchmaps.objects(f"square-{tag}")["objectid"])
+    assert found == set(objects["objectid"][inside]) and len(found) > 0
+
+    multiorder = shared_data / "skymaps" / "MS181101ab_mock" / "bayestar.multiorder.fits"
+    name = archive.skymaps.ingest(multiorder, name=f"MS181101ab-{tag}")
+    region, area = archive.skymaps.credible_region(name, 0.9)
+    assert area == pytest.approx(31, rel=0.02)
+    archive.watchmaps.create(f"gw-{tag}", skymap=name, level=0.9)
+    stored = archive.watchmaps.get(f"gw-{tag}")
+    assert (stored.to_depth29_ranges == region.to_depth29_ranges).all()  # the same cells
+    listed = archive.watchmaps.list()
+    assert {f"file-{tag}", f"square-{tag}", f"gw-{tag}"} <= set(listed["name"])
+    archive.watchmaps.delete(f"file-{tag}")
+    assert f"file-{tag}" not in set(archive.watchmaps.list()["name"])
