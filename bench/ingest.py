@@ -29,6 +29,7 @@ from pathlib import Path
 import fastavro
 import sqlalchemy as sa
 
+from bench.results import report
 from ingest.decode import AlertDecoder
 from ingest.pipeline import Ingester
 from ingest.sources import Packet
@@ -36,7 +37,6 @@ from lasair_nb.database import upgrade
 from lasair_nb.server import EmbeddedServer
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ztf" / "alerts"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -155,10 +155,7 @@ def main() -> None:
         f"{summary.line()}",
         "",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n".join(lines) + "\n")
+    report(lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.results import report
 from ingest.broker import Broker
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
@@ -40,7 +41,6 @@ from ingest.sources import Packet
 from lasair_nb.database import connect_raw, upgrade
 from lasair_nb.server import EmbeddedServer
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 CONSUMER = ["-Xsession.timeout.ms=6000", "-Xheartbeat.interval.ms=500"]
 
 
@@ -290,10 +290,7 @@ def main() -> None:
         "with the length of the run.",
         "",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n".join(lines) + "\n")
+    report(lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,13 @@ from healpix_alchemy.constants import HPX
 from tqdm import tqdm
 
 import lasair_nb as ln
+from bench.results import report
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
 from lasair_nb.database import connect_raw, upgrade
 from lasair_nb.server import EmbeddedServer
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SKYMAP = (
     Path(__file__).resolve().parents[2]
     / "shared"
@@ -284,10 +284,7 @@ def main() -> None:
         f"{match_s:.1f} s ({len(matches)} matches).",
         "",
     ]
-    print("\n".join(lines))
-    if not args.no_record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n".join(lines) + "\n")
+    report(lines, record=not args.no_record)
 
 
 if __name__ == "__main__":

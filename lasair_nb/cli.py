@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lasair_nb import database
 from lasair_nb.errors import LasairError
-from lasair_nb.query import FORMATS, format_result, run_readonly
+from lasair_nb.query import FORMATS, QueryResult, format_result
 from lasair_nb.settings import Settings, get_settings
 
 log = logging.getLogger("lasair_nb")
@@ -267,15 +267,22 @@ def status(args: argparse.Namespace) -> int:
 
 
 def sql(args: argparse.Namespace) -> int:
-    """Run one read-only query and print the result."""
+    """Run one read-only query through the client (same checks, role and limits) and print it."""
+    from lasair_nb.client import connect  # noqa: PLC0415
+
     settings = get_settings()
-    engine = database.create_engine()
+    archive = connect()
     try:
-        result = run_readonly(
-            engine, args.query, limit=args.limit, timeout=args.timeout or settings.sql_timeout
+        frame = archive.sql(
+            args.query, limit=args.limit, timeout=args.timeout or settings.sql_timeout
         )
     finally:
-        engine.dispose()
+        archive.close()
+    result = QueryResult(
+        list(frame.columns),
+        list(frame.itertuples(index=False, name=None)),
+        frame.attrs["truncated"],
+    )
     print(format_result(result, args.format))
     if result.truncated:
         print(f"(first {args.limit} rows shown; use --limit for more)", file=sys.stderr)

@@ -157,6 +157,12 @@ class Archive:
     def __repr__(self) -> str:
         return f"<Archive {self.engine.url.database} as {self.user}>"
 
+    def close(self) -> None:
+        """Close the archive's database connections."""
+        self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+
     # --- SQL ----------------------------------------------------------------------------
 
     def _query_engine(self) -> sa.Engine:

@@ -1,7 +1,7 @@
-"""Read-only SQL for users: one query, a read-only transaction, a statement timeout, a row cap.
+"""User SQL: the one-SELECT check (PostgreSQL's own parser) and result formatting.
 
-The client-library issue adds a read-only database role and statement checks;
-this module is the single place user SQL runs, so those land here.
+:meth:`lasair_nb.client.Archive.sql` runs the query: read-only transaction,
+statement timeout, row cap, and a read-only role for archive owners.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 import pglast
-import psycopg2
-import psycopg2.errors
-import sqlalchemy as sa
 
 from lasair_nb.errors import QueryError
 
@@ -63,56 +60,6 @@ def check_select(sql: str) -> str:
             f"only SELECT statements are accepted; this is {kind.removesuffix('Stmt')}"
         )
     return text.rstrip().rstrip(";")
-
-
-def run_readonly(
-    engine: sa.Engine, sql: str, limit: int = 1000, timeout: float = 60.0
-) -> QueryResult:
-    """Run one user query in a read-only transaction with a statement timeout.
-
-    Parameters
-    ----------
-    engine
-        Engine on the archive.
-    sql
-        The query text.
-    limit
-        Most rows to return; ``truncated`` tells whether there were more.
-    timeout
-        Statement timeout in seconds.
-
-    Raises
-    ------
-    QueryError
-        If the query is empty, writes, times out or fails; the message says why.
-    """
-    text = check_select(sql)
-    if limit < 1:
-        raise QueryError(f"limit must be a positive number of rows, got {limit}")
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        # psycopg2 has opened a transaction: make it read-only before anything runs.
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute("SET LOCAL statement_timeout = %s", (int(timeout * 1000),))
-        try:
-            cursor.execute(text)
-        except psycopg2.errors.QueryCanceled as error:
-            raise QueryError(f"query exceeded the {timeout:g} s statement timeout") from error
-        except psycopg2.errors.ReadOnlySqlTransaction as error:
-            raise QueryError(
-                "the archive is read-only to queries; only SELECT statements are accepted"
-            ) from error
-        except psycopg2.Error as error:
-            raise QueryError(f"query failed: {error.pgerror or error}".strip()) from error
-        if cursor.description is None:
-            raise QueryError("the statement returned no rows; give a SELECT query")
-        columns = [column.name for column in cursor.description]
-        rows = cursor.fetchmany(limit + 1)
-        return QueryResult(columns, rows[:limit], truncated=len(rows) > limit)
-    finally:
-        connection.rollback()
-        connection.close()
 
 
 def _json_value(value: Any) -> Any:

@@ -112,8 +112,9 @@ def test_sql_formats_and_refusals(env_for, archive_url: str, ztf_alert_files: li
     for hostile, message in [
         ("DELETE FROM candidates", "only SELECT statements"),
         ("SELECT 1; DROP TABLE candidates", "2 statements"),
-        ("WITH gone AS (DELETE FROM objects RETURNING *) SELECT * FROM gone", "read-only"),
-        ("SELECT pg_sleep(5)", "exceeded the 0.5 s statement timeout"),
+        ("WITH gone AS (DELETE FROM objects RETURNING *) SELECT * FROM gone", "data-modifying"),
+        ("SELECT pg_sleep(5)", "exceeded 0.5 s"),
+        ("SELECT * FROM quarantine", "permission denied"),
         ("SELEC 1", "syntax error"),
     ]:
         result = lasair_nb("sql", hostile, "--timeout", "0.5", env=env)

@@ -437,3 +437,26 @@ def test_watchmap_from_moc_file_polygon_and_skymap(
     assert {f"file-{tag}", f"square-{tag}", f"gw-{tag}"} <= set(listed["name"])
     archive.watchmaps.delete(f"file-{tag}")
     assert f"file-{tag}" not in set(archive.watchmaps.list()["name"])
+
+
+def test_watchlist_update_and_tag_descriptions(people: dict[str, ln.Archive]) -> None:
+    alice, bob = people["alice"], people["bob"]
+    first = pd.DataFrame({"name": ["sn"], "ra": [0.8142], "dec": [16.1457]})
+    alice.watchlists.create("evolving", first, radius=3)
+    assert alice.watchlists.crossmatch("evolving")["objectid"].tolist() == [SUPERNOVA]
+    second = pd.DataFrame({"name": ["other"], "ra": [46.9973], "dec": [9.368], "radius": [2.0]})
+    alice.watchlists.update("evolving", sources=second, public=True, description="moved")
+    settings = bob.watchlists.get(f"{alice.user}/evolving").attrs
+    assert settings["public"] and settings["description"] == "moved"
+    assert SUPERNOVA not in set(alice.watchlists.crossmatch("evolving")["objectid"])
+    with pytest.raises(ln.StoreError, match="you can only read it"):
+        bob.watchlists.update(f"{alice.user}/evolving", active=True)
+    alice.watchlists.delete("evolving")
+    assert "evolving" not in set(alice.watchlists.list()["name"])
+
+    tag = f"agn-{uuid.uuid4().hex[:4]}"
+    alice.tags.add(tag, "Active galactic nucleus")
+    bob.tags.describe(tag, "Active galactic nucleus (variable, nuclear)")
+    assert alice.tags.list().set_index("name").loc[tag, "description"].endswith("nuclear)")
+    with pytest.raises(ln.StoreError, match="invalid tag"):
+        alice.tags.add("Bad Tag")
