@@ -317,21 +317,30 @@ def _public(default: bool) -> sa.Column:
     )
 
 
+def _followed() -> list[sa.Column]:
+    """Owner, name, description, visibility and the real-time flag of a watched thing."""
+    return [
+        _owner(),
+        sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
+        sa.Column(
+            "description", sa.Text, nullable=False, server_default="", comment="What it is for"
+        ),
+        _public(False),
+        sa.Column(
+            "active",
+            sa.Boolean,
+            nullable=False,
+            server_default=sa.false(),
+            comment="Matched against every ingested batch (real-time filters)",
+        ),
+    ]
+
+
 watchlists = sa.Table(
     "watchlists",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchlist id"),
-    _owner(),
-    sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
-    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it is for"),
-    _public(False),
-    sa.Column(
-        "active",
-        sa.Boolean,
-        nullable=False,
-        server_default=sa.false(),
-        comment="Matched against every ingested batch (real-time filters)",
-    ),
+    *_followed(),
     sa.Column(
         "radius_arcsec",
         DOUBLE_PRECISION,
@@ -392,17 +401,7 @@ watchmaps = sa.Table(
     "watchmaps",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchmap id"),
-    _owner(),
-    sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
-    sa.Column("description", sa.Text, nullable=False, server_default="", comment="What it is for"),
-    _public(False),
-    sa.Column(
-        "active",
-        sa.Boolean,
-        nullable=False,
-        server_default=sa.false(),
-        comment="Matched against every ingested batch (real-time filters)",
-    ),
+    *_followed(),
     sa.Column("moc", BYTEA, nullable=False, comment="The area as a MOC FITS file"),
     sa.Column("area_deg2", DOUBLE_PRECISION, nullable=False, comment="Area [deg2]"),
     _created(),
