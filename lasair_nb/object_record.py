@@ -7,7 +7,7 @@ import io
 import json
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ class ObjectRecord:
         self.archive = archive
         self.object_id: str = summary["objectid"]
         self._summary = summary
-        self._tables: dict[str, pd.DataFrame] = {}
+        self._tables: dict[tuple[str, bool], pd.DataFrame] = {}
 
     def __repr__(self) -> str:
         s = self._summary
@@ -82,15 +82,35 @@ class ObjectRecord:
 
     # --- what is stored ----------------------------------------------------------------
 
-    def _table(self, table: str) -> pd.DataFrame:
-        if table not in self._tables:
+    LIGHT_CURVE_COLUMNS: ClassVar[dict[str, str]] = {
+        "candidates": "jd, fid, candid, magpsf, sigmapsf, isdiffpos, magnr, sigmagnr, distnr",
+        "noncandidates": "jd, fid, diffmaglim",
+        "forced_photometry": (
+            "jd, fid, forcediffimflux, forcediffimfluxunc, magzpsci, magnr, sigmagnr, distnr"
+        ),
+    }
+    """What a light curve needs of each measurement table (not all ~110 columns)."""
+
+    def _table(self, table: str, full: bool = True) -> pd.DataFrame:
+        """A measurement table of this object: every column, or what a light curve needs."""
+        if (table, full) not in self._tables:
+            # Every measurement table at once: one connection, no per-table checkout.
             with self.archive.engine.connect() as connection:
-                self._tables[table] = pd.read_sql(
-                    sa.text(f"SELECT * FROM {table} WHERE objectid = :id ORDER BY jd"),  # noqa: S608 - fixed names
-                    connection,
-                    params={"id": self.object_id},
-                )
-        return self._tables[table]
+                cursor = connection.connection.cursor()
+                for name, needed in self.LIGHT_CURVE_COLUMNS.items():
+                    cursor.execute(
+                        f"SELECT {'*' if full else needed} FROM {name}"  # noqa: S608 - fixed names
+                        " WHERE objectid = %s ORDER BY jd",
+                        (self.object_id,),
+                    )
+                    self._tables[(name, full)] = pd.DataFrame(
+                        cursor.fetchall(), columns=[c.name for c in cursor.description]
+                    )
+                cursor.close()
+        return self._tables[(table, full)]
+
+    def _light_curve_table(self, table: str) -> pd.DataFrame:
+        return self._table(table, full=False)
 
     @property
     def summary(self) -> pd.Series:
@@ -160,7 +180,7 @@ class ObjectRecord:
         return curve[first + rest].sort_values(["jd", "fid"], kind="stable").reset_index(drop=True)
 
     def _detections(self, kind: str) -> pd.DataFrame:
-        rows = self._table("candidates")
+        rows = self._light_curve_table("candidates")
         if not len(rows):
             return pd.DataFrame()
         out = pd.DataFrame(
@@ -195,7 +215,7 @@ class ObjectRecord:
         return out
 
     def _nondetections(self, kind: str) -> pd.DataFrame:
-        rows = self._table("noncandidates")
+        rows = self._light_curve_table("noncandidates")
         if not len(rows):
             return pd.DataFrame()
         out = pd.DataFrame(
@@ -214,7 +234,7 @@ class ObjectRecord:
         return out
 
     def _forced(self, kind: str) -> pd.DataFrame:
-        rows = self._table("forced_photometry")
+        rows = self._light_curve_table("forced_photometry")
         if not len(rows):
             return pd.DataFrame()
         flux, error = forced_flux(

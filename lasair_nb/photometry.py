@@ -112,6 +112,7 @@ def magnitude_to_flux(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """AB magnitude → flux density in Jy and its error (SNAD eqs. 1-2)."""
     m = np.asarray(mag, dtype=float)
+    m = np.where(np.abs(m) < 90, m, np.nan)  # ZTF writes -999 for "no magnitude"
     flux = 10.0 ** (-0.4 * (m - AB_ZERO_POINT_MAG))
     error = np.full_like(flux, np.nan) if mag_err is None else np.asarray(mag_err, dtype=float)
     return flux, 0.4 * np.log(10.0) * flux * error
