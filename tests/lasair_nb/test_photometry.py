@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from lasair_nb.features import MIN_POINTS, MIN_POINTS_PERIOD, band_features
-from lasair_nb.photometry import dc_magnitude, is_coincident
+from lasair_nb.photometry import (
+    dc_magnitude,
+    difference_flux,
+    flux_to_magnitude,
+    forced_flux,
+    is_coincident,
+    magnitude_to_flux,
+)
 
 
 def test_equal_reference_and_positive_difference_is_brighter_by_0_75_mag() -> None:
@@ -54,3 +61,24 @@ def test_repeated_and_unsorted_times_are_handled() -> None:
     time = np.array([5.0, 1.0, 1.0, 3.0, 2.0, 4.0])
     features = band_features(time, time, np.full(6, 0.1))
     assert features["linear_fit_slope"] == pytest.approx(1.0)
+
+
+def test_fluxes_in_janskys_follow_the_snad_equations() -> None:
+    flux, error = magnitude_to_flux([8.9, 16.4, -999.0], [0.1, 0.1, 0.1])
+    assert flux[0] == pytest.approx(1.0) and flux[1] == pytest.approx(1e-3)
+    assert error[1] == pytest.approx(0.4 * np.log(10) * 1e-3 * 0.1)
+    assert np.isnan(flux[2])  # ZTF's -999 means "no magnitude", not a huge flux
+    mag, fainter, brighter = flux_to_magnitude([1e-3, -1e-3, 1e-3], [1e-4, 1e-4, 2e-3])
+    assert mag[0] == pytest.approx(16.4) and mag[1] == pytest.approx(16.4)
+    assert fainter[0] == pytest.approx(-2.5 * np.log10(0.9)) and brighter[0] == pytest.approx(
+        2.5 * np.log10(1.1)
+    )
+    assert np.isnan(fainter[2])  # the error bar reaches zero flux: no faint-side magnitude error
+
+
+def test_difference_and_forced_fluxes() -> None:
+    flux, _ = difference_flux([16.4, 16.4], [0.1, 0.1], ["t", "f"])
+    assert flux.tolist() == pytest.approx([1e-3, -1e-3])
+    forced, forced_err = forced_flux([100.0, -99999.0], [10.0, 5.0], [26.0, 26.0])
+    assert forced[0] == pytest.approx(100 * 10 ** (-0.4 * (26.0 - 8.9)))
+    assert np.isnan(forced[1]) and np.isnan(forced_err[1])
