@@ -460,3 +460,28 @@ def test_watchlist_update_and_tag_descriptions(people: dict[str, ln.Archive]) ->
     assert alice.tags.list().set_index("name").loc[tag, "description"].endswith("nuclear)")
     with pytest.raises(ln.StoreError, match="invalid tag"):
         alice.tags.add("Bad Tag")
+
+
+def test_the_tag_vocabulary_cannot_be_renamed_or_reattributed(
+    people: dict[str, ln.Archive],
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    tag = f"cv-{uuid.uuid4().hex[:4]}"
+    alice.tags.add(tag, "Cataclysmic variable")
+    raw = psycopg2.connect(
+        **{
+            **bob.engine.url.translate_connect_args(username="user", database="dbname"),
+            **bob.engine.url.query,
+        }
+    )
+    raw.autocommit = True
+    with raw.cursor() as cursor:
+        for forgery in (
+            "UPDATE tags SET name = 'stolen' WHERE name = %s",
+            "UPDATE tags SET created_by = 'bob' WHERE name = %s",
+            "DELETE FROM tags WHERE name = %s",
+        ):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute(forgery, (tag,))
+    raw.close()
+    assert alice.tags.list().set_index("name").loc[tag, "created_by"] == alice.user

@@ -487,8 +487,12 @@ def _grants() -> None:
     op.execute(f"GRANT SELECT ON {archive}, {users} TO lasair_reader, lasair_user")
     op.execute(
         "GRANT INSERT, UPDATE, DELETE ON watchlists, watchlist_sources, watchlist_tiles,"
-        " watchmaps, watchmap_tiles, skymaps, queries, annotations, tags TO lasair_user"
+        " watchmaps, watchmap_tiles, skymaps, queries, annotations TO lasair_user"
     )
+    # The vocabulary is shared: anyone adds a tag or edits a description, nobody
+    # renames, re-attributes or deletes one.
+    op.execute("GRANT INSERT ON tags TO lasair_user")
+    op.execute("GRANT UPDATE (description) ON tags TO lasair_user")
     op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO lasair_user")
     op.execute("REVOKE ALL ON FUNCTION lasair_annotation_history() FROM PUBLIC")
 
