@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 REGEX_CHARACTERS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 MAX_BACKOFF_S = 30.0
+MAX_CONFLICT_RETRIES = 5
 ASSIGNMENT_WAIT_S = 60.0
 """With ``stop_when_idle``: give up if no partition is assigned this long after subscribing."""
 
@@ -258,14 +259,23 @@ class KafkaIngester:
         """
         source = f"kafka: {self.settings.servers} {self.settings.topic}"
         backoff = 1.0
+        conflicts = 0
         while True:
             try:
                 writer = self._archive_writer()
                 return writer.write_batch(alerts, quarantined, source, started, times)
-            except psycopg2.errors.UniqueViolation:
-                # Another ingester wrote the same stamps meanwhile; the batch rolled
-                # back, and its retry skips what is now there.
-                log.info("a concurrent ingester wrote part of this batch; retrying it")
+            except (
+                psycopg2.errors.UniqueViolation,
+                psycopg2.errors.DeadlockDetected,
+                psycopg2.errors.SerializationFailure,
+            ) as error:
+                # A concurrent ingester wrote the same stamps or locked the same rows;
+                # the batch rolled back, and its retry finds what is now there.
+                conflicts += 1
+                if conflicts > MAX_CONFLICT_RETRIES:
+                    raise
+                log.info("%s with a concurrent ingester; retrying the batch", type(error).__name__)
+                time.sleep(0.1 * conflicts)
                 continue
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self._drop_connection()

@@ -56,7 +56,10 @@ def decode_packet(decoder: AlertDecoder, packet: Packet) -> list[AlertRows] | Qu
     """Decode one packet into row sets, or say why it must be quarantined."""
     try:
         decoded = decoder.decode(packet.data)
-        return [alert_rows(record, decoded.schema_version) for record in decoded.records]
+        rows = [alert_rows(record, decoded.schema_version) for record in decoded.records]
+        for alert in rows:
+            alert.source, alert.raw = packet.source, packet.data
+        return rows
     except (DecodeError, RowError) as error:
         return QuarantinedPacket(packet.source, packet.data, str(error))
     except Exception as error:  # a hostile packet's other failures are quarantined too

@@ -69,9 +69,9 @@ class RowError(ValueError):
     """An alert decoded but its content cannot be archived; the message says why."""
 
 
-@dataclass
+@dataclass(eq=False)
 class AlertRows:
-    """Everything one alert adds to the archive."""
+    """Everything one alert adds to the archive (and the packet it came from)."""
 
     objectid: str
     candid: int
@@ -81,10 +81,19 @@ class AlertRows:
     noncandidates: list[dict[str, Any]] = field(default_factory=list)
     forced: list[dict[str, Any]] = field(default_factory=list)
     cutout: dict[str, Any] | None = None
+    source: str = ""
+    raw: bytes = b""
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_strings(record: dict[str, Any], where: str) -> None:
+    """PostgreSQL text cannot hold NUL characters: refuse them here, with the field named."""
+    for name, value in record.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise RowError(f"{where}: field {name!r} contains a NUL character")
 
 
 def _check_detection(row: dict[str, Any], where: str) -> None:
@@ -133,6 +142,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
     objectid = record.get("objectId")
     if not isinstance(objectid, str) or not objectid:
         raise RowError(f"objectId {objectid!r} is not a non-empty string")
+    _check_strings(record, "alert")
     candid = record.get("candid")
     candidate = record.get("candidate")
     if not isinstance(candidate, dict):
@@ -148,6 +158,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
 
     own = {LEGACY_RENAMES.get(key, key): value for key, value in candidate.items()}
     _check_detection(own, f"candidate {candid}")
+    _check_strings(own, f"candidate {candid}")
     rows.jd = float(own["jd"])
     rows.candidates.append(_candidate_row(own, objectid, rows.schemavsn, in_alert=True))
 
@@ -157,6 +168,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         elif previous.get("candid") is not None:
             detection = {LEGACY_RENAMES.get(key, key): value for key, value in previous.items()}
             _check_detection(detection, f"prv_candidates[{index}]")
+            _check_strings(detection, f"prv_candidates[{index}]")
             rows.candidates.append(
                 _candidate_row(detection, objectid, rows.schemavsn, in_alert=False)
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import struct
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import psycopg2
 import psycopg2.extensions
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
@@ -79,6 +81,8 @@ class _CopyFormat:
         )
         return len(rows)
 
+
+log = logging.getLogger(__name__)
 
 CANDIDATES = _CopyFormat(
     schema.candidates, [c.name for c in schema.candidates.c if c.name != "ingested_at"]
@@ -189,7 +193,10 @@ class ArchiveWriter:
         started_at = datetime.now(UTC)
         try:
             with self.connection.cursor() as cursor:
-                new = self._write_alerts(cursor, alerts)
+                new, rejected = self._write_alerts_or_reject(cursor, alerts)
+                if rejected:
+                    alerts = [alert for alert in alerts if alert not in rejected]
+                    quarantined = [*quarantined, *rejected.values()]
                 self._write_quarantine(cursor, quarantined)
                 seconds = time.monotonic() - started
                 packets = len(alerts) + len(quarantined)
@@ -224,6 +231,33 @@ class ArchiveWriter:
             quarantined=len(quarantined),
             seconds=time.monotonic() - started,
         )
+
+    def _write_alerts_or_reject(
+        self, cursor: Any, alerts: Sequence[AlertRows]
+    ) -> tuple[int, dict[AlertRows, QuarantinedPacket]]:
+        """Write the alerts; if PostgreSQL rejects a value, quarantine the alerts that hold one.
+
+        Validation should catch bad values first; this is the safety net that keeps
+        one such packet from failing (and, on Kafka, endlessly re-reading) its batch.
+        """
+        cursor.execute("SAVEPOINT lasair_batch")
+        try:
+            return self._write_alerts(cursor, alerts), {}
+        except psycopg2.DataError:
+            cursor.execute("ROLLBACK TO SAVEPOINT lasair_batch")
+        log.warning("PostgreSQL rejected a value in this batch; writing its alerts one by one")
+        new, rejected = 0, {}
+        for alert in alerts:
+            cursor.execute("SAVEPOINT lasair_alert")
+            try:
+                new += self._write_alerts(cursor, [alert])
+            except psycopg2.DataError as error:
+                cursor.execute("ROLLBACK TO SAVEPOINT lasair_alert")
+                reason = str(error).strip().splitlines()[0]
+                rejected[alert] = QuarantinedPacket(
+                    alert.source, alert.raw, f"the archive rejected a value: {reason}"
+                )
+        return new, rejected
 
     def _write_alerts(self, cursor: Any, alerts: Sequence[AlertRows]) -> int:
         if not alerts:
@@ -298,6 +332,7 @@ class ArchiveWriter:
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CANDIDATES.columns if c != "candid")
         cursor.execute(
             f"INSERT INTO candidates ({names}) SELECT {names} FROM staging_candidates"
+            " ORDER BY candid"  # a fixed lock order for concurrent ingesters
             f" ON CONFLICT (candid) DO UPDATE SET {updates}"
             " WHERE NOT candidates.in_alert AND EXCLUDED.in_alert"
             " RETURNING candid, in_alert, objectid, xmax = 0, field, fid, jd, diffmaglim"
@@ -373,6 +408,17 @@ class ArchiveWriter:
     def _update_objects(cursor: Any, objectids: list[str]) -> None:
         if not objectids:
             return
+        # One ingester at a time per object: otherwise two concurrent batches each
+        # summarise without the other's new detection, and the later one wins.
+        cursor.execute(
+            "INSERT INTO object_locks SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+            (objectids,),
+        )
+        cursor.execute(
+            "SELECT objectid FROM object_locks WHERE objectid = ANY(%s) ORDER BY objectid"
+            " FOR UPDATE",
+            (objectids,),
+        )
         cursor.execute(
             f"SELECT {', '.join(DETECTION_COLUMNS)} FROM candidates WHERE objectid = ANY(%s)",
             (objectids,),

@@ -254,11 +254,14 @@ class ObjectRecord:
             }
         )
         if kind in ("mag", "flux"):
-            # Apparent = reference + difference, where the reference source is the object.
+            # Apparent = reference + difference, where the reference source is the object;
+            # then the total flux is measured, never a limit, however small the change.
             reference, reference_err = magnitude_to_flux(rows["magnr"], rows["sigmagnr"])
             coincident = is_coincident(rows["distnr"]) & np.isfinite(reference)
             flux = np.where(coincident, reference + flux, flux)
             error = np.where(coincident, np.hypot(error, reference_err), error)
+            limit = limit & ~coincident
+            out["upper_limit"] = limit
         if kind in ("flux", "diffflux"):
             out["flux"], out["flux_err"] = flux, error
         else:
@@ -292,7 +295,7 @@ class ObjectRecord:
             ``.attrs["period"]`` holds the period used.
         """
         if period is None:
-            features = self.features.dropna(subset=["period"])
+            features = self.features.dropna(subset=["period", "period_snr"])
             if not len(features):
                 raise LasairError(
                     f"{self.object_id} has no Lomb-Scargle period (too few detections); "

@@ -339,7 +339,9 @@ def _followed() -> list[sa.Column]:
 watchlists = sa.Table(
     "watchlists",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchlist id"),
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Watchlist id"
+    ),
     *_followed(),
     sa.Column(
         "radius_arcsec",
@@ -400,7 +402,9 @@ watchlist_tiles = sa.Table(
 watchmaps = sa.Table(
     "watchmaps",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Watchmap id"),
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Watchmap id"
+    ),
     *_followed(),
     sa.Column("moc", BYTEA, nullable=False, comment="The area as a MOC FITS file"),
     sa.Column("area_deg2", DOUBLE_PRECISION, nullable=False, comment="Area [deg2]"),
@@ -427,9 +431,11 @@ watchmap_tiles = sa.Table(
 skymaps = sa.Table(
     "skymaps",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Sky map id"),
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Sky map id"
+    ),
     _owner(),
-    sa.Column("name", sa.Text, nullable=False, unique=True, comment="Name, e.g. the event id"),
+    sa.Column("name", sa.Text, nullable=False, comment="Name, e.g. the event id, unique per owner"),
     _public(True),
     sa.Column("event", sa.Text, comment="Event id from the map's header"),
     sa.Column(
@@ -450,13 +456,14 @@ skymaps = sa.Table(
         comment="Area of the 90% credible region [deg2]",
     ),
     _created(),
+    sa.UniqueConstraint("owner", "name"),
     comment="Gravitational-wave sky maps (LVK HEALPix)",
 )
 
 queries = sa.Table(
     "queries",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Query id"),
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Query id"),
     _owner(),
     sa.Column("name", sa.Text, nullable=False, comment="Name, unique per owner"),
     sa.Column("sql", sa.Text, nullable=False, comment="The SELECT statement"),
@@ -494,7 +501,9 @@ tags = sa.Table(
 annotations = sa.Table(
     "annotations",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Annotation id"),
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Annotation id"
+    ),
     sa.Column("objectid", sa.Text, nullable=False, comment="Annotated object"),
     sa.Column(
         "author",
@@ -528,7 +537,9 @@ annotations = sa.Table(
 annotation_history = sa.Table(
     "annotation_history",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Change number"),
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=True), primary_key=True, comment="Change number"
+    ),
     sa.Column("annotation_id", sa.BigInteger, nullable=False, comment="Annotation changed"),
     sa.Column("objectid", sa.Text, nullable=False, comment="Its object"),
     sa.Column("action", sa.Text, nullable=False, comment="insert, update or delete"),
@@ -571,6 +582,14 @@ tns_objects = sa.Table(
     sa.Column("lastmodified", sa.Text, comment="Last change at TNS"),
     sa.Index("ix_tns_objects_hpx", "hpx"),
     comment="The Transient Name Server's public objects",
+)
+
+object_locks = sa.Table(
+    "object_locks",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="Object being summarised"),
+    comment="Ingester-only: rows locked while an object's summary is recomputed, so "
+    "concurrent ingesters summarise each object one at a time",
 )
 
 ARCHIVE_TABLES = (

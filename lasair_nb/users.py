@@ -87,6 +87,7 @@ def list_users(connection: sa.Connection) -> list[User]:
         sa.text(
             "SELECT r.rolname, pg_has_role(r.oid, 'lasair_admin', 'MEMBER') FROM pg_roles r"
             " WHERE pg_has_role(r.oid, 'lasair_user', 'MEMBER') AND r.rolcanlogin"
+            " AND NOT r.rolsuper"
             " ORDER BY r.rolname"
         )
     ).all()

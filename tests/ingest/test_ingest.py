@@ -405,3 +405,27 @@ def test_tarball_and_directory_sources(tmp_path: Path, ztf_alert_files: list[Pat
     assert [p.data for p in packets] == [p.read_bytes() for p in ztf_alert_files[:6]]
     assert packets[0].source == f"{tarball}:{ztf_alert_files[0].name}"
     assert os.path.basename(packets[5].source) == ztf_alert_files[5].name
+
+
+def test_a_value_postgresql_cannot_store_is_quarantined(
+    archive_url: str, ztf_alert_files: list[Path]
+) -> None:
+    reader = fastavro.reader(io.BytesIO(ztf_alert_files[3].read_bytes()))
+    schema, record = reader.writer_schema, next(reader)
+    for previous in record["prv_candidates"]:
+        if previous["candid"] is None:  # validation does not look at upper limits' strings
+            previous["pdiffimfilename"] = "ztf\x00image.fits"
+            break
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schema, [record])
+    poisoned = Packet(buffer.getvalue(), "poisoned.avro")
+    good = file_packets(ztf_alert_files[:3])
+
+    summary = ingest(archive_url, [*good, poisoned], batch_size=10)
+
+    assert (summary.new, summary.quarantined) == (3, 1)
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as connection:
+        source, reason = connection.exec_driver_sql("SELECT source, reason FROM quarantine").one()
+    engine.dispose()
+    assert source == "poisoned.avro" and "rejected a value" in reason

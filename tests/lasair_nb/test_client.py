@@ -22,7 +22,7 @@ from ingest.simulator import AlertSimulator
 from ingest.sources import Packet, read_packets
 from lasair_nb.database import connect_raw
 from lasair_nb.skymaps import read_skymap
-from lasair_nb.users import add_user
+from lasair_nb.users import add_user, list_users
 
 SUPERNOVA = "ZTF21abiuvdk"
 
@@ -485,3 +485,63 @@ def test_the_tag_vocabulary_cannot_be_renamed_or_reattributed(
                 cursor.execute(forgery, (tag,))
     raw.close()
     assert alice.tags.list().set_index("name").loc[tag, "created_by"] == alice.user
+
+
+def raw_login(archive: ln.Archive):
+    url = archive.engine.url
+    connection = psycopg2.connect(
+        **{**url.translate_connect_args(username="user", database="dbname"), **url.query}
+    )
+    connection.autocommit = True
+    return connection
+
+
+def test_a_user_cannot_hijack_the_history_trigger_or_squat_ids(
+    people: dict[str, ln.Archive],
+) -> None:
+    alice = people["alice"]
+    note = alice.annotate(SUPERNOVA, comment="to be changed")
+    raw = raw_login(alice)
+    with raw.cursor() as cursor:
+        # A temporary table shadowing annotation_history, with a trigger that would
+        # run as the history function's owner: search_path keeps pg_temp last.
+        cursor.execute("CREATE TEMP TABLE annotation_history (LIKE public.annotation_history)")
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.grab() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN EXECUTE 'ALTER ROLE {alice.user} SUPERUSER'; RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER grab BEFORE INSERT ON pg_temp.annotation_history"
+            " FOR EACH ROW EXECUTE FUNCTION pg_temp.grab()"
+        )
+        cursor.execute("UPDATE annotations SET comment = 'changed' WHERE id = %s", (note,))
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone()[0] is False
+        with pytest.raises(psycopg2.errors.GeneratedAlways):
+            cursor.execute(
+                "INSERT INTO watchlists (id, name, radius_arcsec) VALUES (999999, 'squat', 2)"
+            )
+    raw.close()
+    history = alice.annotations.history(SUPERNOVA)
+    assert history[history["annotation_id"] == note]["action"].tolist() == ["insert", "update"]
+
+
+def test_system_queries_are_frozen_for_their_owner(people: dict[str, ln.Archive]) -> None:
+    bob, carol = people["bob"], people["carol"]
+    bob.queries.save("promoted", "SELECT 1", public=True)
+    carol.queries.promote(f"{bob.user}/promoted")
+    raw = raw_login(bob)
+    with raw.cursor() as cursor, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        cursor.execute("UPDATE queries SET sql = 'SELECT 2' WHERE name = 'promoted'")
+    raw.close()
+    assert carol.queries.list("system").set_index("name").loc["promoted", "sql"] == "SELECT 1"
+
+
+def test_superusers_are_not_listed_as_users(
+    archive_url: str, people: dict[str, ln.Archive]
+) -> None:
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as connection:
+        names = {user.name for user in list_users(connection)}
+    engine.dispose()
+    assert "postgres" not in names and {people["alice"].user, people["carol"].user} <= names

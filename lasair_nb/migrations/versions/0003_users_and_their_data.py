@@ -109,7 +109,13 @@ def _tables() -> None:
     tile = healpix_alchemy.Tile()
     op.create_table(
         "watchlists",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Watchlist id"),
+        sa.Column(
+            "id",
+            sa.BigInteger(),
+            sa.Identity(always=True),
+            primary_key=True,
+            comment="Watchlist id",
+        ),
         _owner(),
         sa.Column("name", sa.Text(), nullable=False, comment="Name, unique per owner"),
         sa.Column(
@@ -180,7 +186,9 @@ def _tables() -> None:
     op.create_index("ix_watchlist_tiles_watchlist", "watchlist_tiles", ["watchlist_id"])
     op.create_table(
         "watchmaps",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Watchmap id"),
+        sa.Column(
+            "id", sa.BigInteger(), sa.Identity(always=True), primary_key=True, comment="Watchmap id"
+        ),
         _owner(),
         sa.Column("name", sa.Text(), nullable=False, comment="Name, unique per owner"),
         sa.Column(
@@ -217,10 +225,12 @@ def _tables() -> None:
     op.create_index("ix_watchmap_tiles_watchmap", "watchmap_tiles", ["watchmap_id"])
     op.create_table(
         "skymaps",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Sky map id"),
+        sa.Column(
+            "id", sa.BigInteger(), sa.Identity(always=True), primary_key=True, comment="Sky map id"
+        ),
         _owner(),
         sa.Column(
-            "name", sa.Text(), nullable=False, unique=True, comment="Name, e.g. the event id"
+            "name", sa.Text(), nullable=False, comment="Name, e.g. the event id, unique per owner"
         ),
         _public(True),
         sa.Column("event", sa.Text(), comment="Event id from the map's header"),
@@ -245,11 +255,14 @@ def _tables() -> None:
             comment="Area of the 90% credible region [deg2]",
         ),
         _created(),
+        sa.UniqueConstraint("owner", "name"),
         comment="Gravitational-wave sky maps (LVK HEALPix)",
     )
     op.create_table(
         "queries",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Query id"),
+        sa.Column(
+            "id", sa.BigInteger(), sa.Identity(always=True), primary_key=True, comment="Query id"
+        ),
         _owner(),
         sa.Column("name", sa.Text(), nullable=False, comment="Name, unique per owner"),
         sa.Column("sql", sa.Text(), nullable=False, comment="The SELECT statement"),
@@ -287,7 +300,13 @@ def _tables() -> None:
     )
     op.create_table(
         "annotations",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Annotation id"),
+        sa.Column(
+            "id",
+            sa.BigInteger(),
+            sa.Identity(always=True),
+            primary_key=True,
+            comment="Annotation id",
+        ),
         sa.Column("objectid", sa.Text(), nullable=False, comment="Annotated object"),
         sa.Column(
             "author",
@@ -319,7 +338,13 @@ def _tables() -> None:
     op.create_index("ix_annotations_tags", "annotations", ["tags"], postgresql_using="gin")
     op.create_table(
         "annotation_history",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True, comment="Change number"),
+        sa.Column(
+            "id",
+            sa.BigInteger(),
+            sa.Identity(always=True),
+            primary_key=True,
+            comment="Change number",
+        ),
         sa.Column("annotation_id", sa.BigInteger(), nullable=False, comment="Annotation changed"),
         sa.Column("objectid", sa.Text(), nullable=False, comment="Its object"),
         sa.Column("action", sa.Text(), nullable=False, comment="insert, update or delete"),
@@ -371,6 +396,12 @@ def _tables() -> None:
         comment="The Transient Name Server's public objects",
     )
     op.create_index("ix_tns_objects_hpx", "tns_objects", ["hpx"])
+    op.create_table(
+        "object_locks",
+        sa.Column("objectid", sa.Text(), primary_key=True, comment="Object being summarised"),
+        comment="Ingester-only: rows locked while an object's summary is recomputed, so "
+        "concurrent ingesters summarise each object one at a time",
+    )
 
 
 def _policies() -> None:
@@ -436,6 +467,19 @@ def _triggers() -> None:
                 RAISE EXCEPTION 'only administrators promote queries to system'
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
+            IF TG_OP = 'UPDATE' AND OLD.system
+               AND NOT pg_has_role(current_user, 'lasair_admin', 'MEMBER')
+               AND (NEW.name, NEW.sql, NEW.description, NEW.public, NEW.system)
+                   IS DISTINCT FROM (OLD.name, OLD.sql, OLD.description, OLD.public, OLD.system)
+            THEN
+                RAISE EXCEPTION 'a system query can only be changed by an administrator'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'UPDATE' AND (NEW.id, NEW.created_at) IS DISTINCT FROM (OLD.id, OLD.created_at)
+            THEN
+                RAISE EXCEPTION 'a query keeps its id and creation time'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
             IF TG_OP = 'UPDATE' AND current_user <> OLD.owner
                AND (NEW.owner, NEW.name, NEW.sql, NEW.description, NEW.public)
                    IS DISTINCT FROM (OLD.owner, OLD.name, OLD.sql, OLD.description, OLD.public) THEN
@@ -454,13 +498,13 @@ def _triggers() -> None:
     op.execute(
         """
         CREATE FUNCTION lasair_annotation_history() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
         DECLARE
-            row annotations;
+            row public.annotations;
         BEGIN
             IF TG_OP = 'DELETE' THEN row := OLD; ELSE row := NEW; END IF;
             IF TG_OP = 'UPDATE' THEN NEW.updated_at := now(); row := NEW; END IF;
-            INSERT INTO annotation_history
+            INSERT INTO public.annotation_history
                 (annotation_id, objectid, action, changed_by, author, tags, comment, public)
             VALUES (row.id, row.objectid, lower(TG_OP), session_user, row.author, row.tags,
                     row.comment, row.public);
@@ -506,6 +550,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("object_locks")
     for table in reversed(USER_TABLES):
         op.drop_table(table)
     op.execute("DROP FUNCTION lasair_annotation_history()")
