@@ -231,7 +231,15 @@ class Archive:
             rows = cursor.fetchall()
         finally:
             connection.rollback()
-            connection.close()
+            # Session state a query may have left (advisory locks, prepared plans)
+            # must not follow the pooled connection to the next caller.
+            connection.driver_connection.autocommit = True
+            try:
+                with connection.driver_connection.cursor() as cleanup:
+                    cleanup.execute("DISCARD ALL")
+            finally:
+                connection.driver_connection.autocommit = False
+                connection.close()
         frame = pd.DataFrame(rows[:limit], columns=columns)
         frame.attrs["truncated"] = len(rows) > limit
         return frame

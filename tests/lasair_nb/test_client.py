@@ -545,3 +545,11 @@ def test_superusers_are_not_listed_as_users(
         names = {user.name for user in list_users(connection)}
     engine.dispose()
     assert "postgres" not in names and {people["alice"].user, people["carol"].user} <= names
+
+
+def test_sql_leaves_no_session_locks_behind(archive: ln.Archive) -> None:
+    archive.sql("SELECT pg_advisory_lock(4242)")
+    held = archive.sql(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"
+    )
+    assert held["n"][0] == 0
