@@ -110,6 +110,17 @@ class _Store:
             raise StoreError(f"several public {self.what}s are named {bare!r}: say which: {owners}")
         return rows[0]
 
+    def delete(self, name: str) -> None:
+        """Delete one of yours (``name``, or ``owner/name``)."""
+        with self.engine.begin() as connection:
+            row = self._find(connection, name)
+            deleted = connection.execute(
+                sa.text(f"DELETE FROM {self.table} WHERE id = :id"),  # noqa: S608 - fixed names
+                {"id": row.id},
+            ).rowcount
+        if not deleted:  # row-level security: only the owner's rows can be deleted
+            raise StoreError(f"{self.what} {name!r} belongs to {row.owner}; you cannot delete it")
+
 
 # --- watchlists ---------------------------------------------------------------------------
 
@@ -359,16 +370,6 @@ class WatchlistStore(_Store):
                 )
                 self._write_sources(connection, row.id, table)
 
-    def delete(self, name: str) -> None:
-        """Delete a watchlist of yours."""
-        with self.engine.begin() as connection:
-            row = self._find(connection, name)
-            deleted = connection.execute(
-                sa.text("DELETE FROM watchlists WHERE id = :id"), {"id": row.id}
-            ).rowcount
-        if not deleted:
-            raise StoreError(f"watchlist {name!r} belongs to {row.owner}; you cannot delete it")
-
     def crossmatch(self, name: str, since: Any = None) -> pd.DataFrame:
         """Objects within each source's radius: one SQL join over HEALPix tiles.
 
@@ -509,15 +510,6 @@ class WatchmapStore(_Store):
                 {"id": row.id},
             ).all()
         return MOC.from_depth29_ranges(29, np.array(ranges, dtype=np.uint64).reshape(-1, 2))
-
-    def delete(self, name: str) -> None:
-        """Delete a watchmap of yours."""
-        with self.engine.begin() as connection:
-            row = self._find(connection, name)
-            if not connection.execute(
-                sa.text("DELETE FROM watchmaps WHERE id = :id"), {"id": row.id}
-            ).rowcount:
-                raise StoreError(f"watchmap {name!r} belongs to {row.owner}; you cannot delete it")
 
     def objects(self, name: str, since: Any = None) -> pd.DataFrame:
         """Objects inside the watchmap (detected since ``since``, if given)."""
@@ -718,15 +710,6 @@ class QueryStore(_Store):
                 raise _database_error(error, f"promoting {name!r}") from error
         if not changed:
             raise StoreError(f"query {name!r} is not public, or you may not promote it")
-
-    def delete(self, name: str) -> None:
-        """Delete a query of yours."""
-        with self.engine.begin() as connection:
-            row = self._find(connection, name)
-            if not connection.execute(
-                sa.text("DELETE FROM queries WHERE id = :id"), {"id": row.id}
-            ).rowcount:
-                raise StoreError(f"query {name!r} belongs to {row.owner}; you cannot delete it")
 
 
 # --- tags and annotations -------------------------------------------------------------------
