@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install lint bench down clean
+.PHONY: up test test-fast install lint bench down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,18 @@ up: $(STAMP)
 	@echo "  connect (SQLAlchemy/psql): $$($(BIN)/lasair-nb db url)"
 	@echo "  stop everything:   make down"
 
-## test: install what the tests need, lint, run the whole suite.
+## test: install what the tests need, lint, check the import layers, run the whole suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+## test-fast: the inner loop (under two minutes): lint, layers, every test not marked slow.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest -m "not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

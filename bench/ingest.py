@@ -33,8 +33,8 @@ from bench.results import report
 from ingest.decode import AlertDecoder
 from ingest.pipeline import Ingester
 from ingest.sources import Packet
-from lasair_nb.database import upgrade
-from lasair_nb.server import EmbeddedServer
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.embedded import EmbeddedServer
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ztf" / "alerts"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

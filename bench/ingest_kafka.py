@@ -34,12 +34,13 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.results import report
-from ingest.broker import Broker
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.database import connect_raw, upgrade
-from lasair_nb.server import EmbeddedServer
+from lasair_nb.archive.engine import connect_raw
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.broker import Broker
+from lasair_nb.server.embedded import EmbeddedServer
 
 CONSUMER = ["-Xsession.timeout.ms=6000", "-Xheartbeat.interval.ms=500"]
 
@@ -67,7 +68,7 @@ def start_ingester(servers: str, topic: str, url: str, batch: int) -> subprocess
     command = [
         sys.executable,
         "-m",
-        "lasair_nb.cli",
+        "lasair_nb.cli.main",
         "ingest",
         "kafka",
         "--servers",

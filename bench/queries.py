@@ -39,8 +39,9 @@ from bench.results import report
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.database import connect_raw, upgrade
-from lasair_nb.server import EmbeddedServer
+from lasair_nb.archive.engine import connect_raw
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.embedded import EmbeddedServer
 
 SKYMAP = (
     Path(__file__).resolve().parents[2]

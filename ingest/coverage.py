@@ -10,14 +10,15 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-JD_UNIX_EPOCH = 2440587.5
+from lasair_nb.domain.times import jd_to_unix_days
+
 NIGHT_OFFSET_DAYS = 20 / 24
 """Palomar nights start in the evening: UTC − 20 h falls on the local date the night began."""
 
 
 def night_of(jd: float) -> date:
     """The local date on which the Palomar night containing ``jd`` began."""
-    return date(1970, 1, 1) + timedelta(days=int((jd - JD_UNIX_EPOCH - NIGHT_OFFSET_DAYS) // 1))
+    return date(1970, 1, 1) + timedelta(days=int((jd_to_unix_days(jd) - NIGHT_OFFSET_DAYS) // 1))
 
 
 def coverage_rows(

@@ -11,17 +11,17 @@ Definitions (per band b in g, r, i):
 * ``ncand_b``, ``latest_mag_b``/``latest_dcmag_b`` (the most recent detection),
   ``min_mag_b``, ``max_mag_b``, ``mean_mag_b`` of ``magpsf``. Here and below a DC
   magnitude counts only where the reference source is the object itself
-  (:func:`lasair_nb.photometry.is_coincident`); elsewhere it is NULL.
+  (:func:`lasair_nb.domain.photometry.is_coincident`); elsewhere it is NULL.
 * ``dmdt_b``: rate of change [mag/day] from the latest earlier detection of the band
   at least :data:`DMDT_MIN_INTERVAL` days (another night) before the latest one, on
   DC magnitudes when both have one, else on ``magpsf``; NULL without such a pair.
   Two detections an hour apart would turn photometric noise into tens of mag/day.
   Negative = brightening.
-* features ``{name}_b`` (:mod:`lasair_nb.features`) on the DC magnitudes when every
+* features ``{name}_b`` (:mod:`lasair_nb.domain.features`) on the DC magnitudes when every
   detection of the band has one (a variable source on a reference star), else on
   ``magpsf`` of the positive differences (a transient).
 * ``context`` and the PS1/Gaia fields from the most recent *alert* candidate
-  (history entries lack them); the rule is in :mod:`ingest.context`.
+  (history entries lack them); the rule is in :mod:`lasair_nb.domain.context`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ import numpy as np
 from astropy import units as u
 from healpix_alchemy.constants import HPX
 
-from ingest.context import context_class
-from lasair_nb.features import FEATURES, band_features
-from lasair_nb.photometry import BANDS, is_coincident, is_positive
+from lasair_nb.domain.context import context_class
+from lasair_nb.domain.features import FEATURES, band_features
+from lasair_nb.domain.photometry import BANDS, is_coincident, is_positive
 
 DETECTION_COLUMNS: tuple[str, ...] = (
     "objectid",

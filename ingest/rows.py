@@ -27,8 +27,8 @@ import numpy as np
 from astropy import units as u
 from healpix_alchemy.constants import HPX
 
-from lasair_nb.photometry import dc_magnitude
-from lasair_nb.ztf_fields import CANDIDATE_FIELDS, FP_HIST_FIELDS
+from lasair_nb.domain.photometry import dc_magnitude
+from lasair_nb.domain.ztf import CANDIDATE_FIELDS, FP_HIST_FIELDS
 
 CANDIDATE_COLUMNS: tuple[str, ...] = tuple(field.name for field in CANDIDATE_FIELDS)
 FP_HIST_COLUMNS: tuple[str, ...] = tuple(field.name for field in FP_HIST_FIELDS)

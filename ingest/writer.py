@@ -29,7 +29,7 @@ from psycopg2.extras import execute_values
 from ingest.coverage import coverage_rows
 from ingest.objects import DETECTION_COLUMNS, summarise_objects
 from ingest.rows import AlertRows, add_derived_columns
-from lasair_nb import schema
+from lasair_nb.archive import schema
 
 
 @dataclass(frozen=True)

@@ -10,33 +10,50 @@ the ingester and the ``lasair-nb`` command do not pay for it at start-up.
 from importlib import import_module
 from typing import Any
 
-from lasair_nb.errors import DatabaseError, IngestError, LasairError, QueryError
+from lasair_nb.errors import (
+    ArgumentError,
+    DatabaseError,
+    IngestError,
+    LasairError,
+    NotAllowedError,
+    NotFoundError,
+    ObjectNotFoundError,
+    QueryError,
+    SettingsError,
+    SkyMapError,
+    StoreError,
+    TargetError,
+    UserError,
+)
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Archive": "lasair_nb.client",
-    "ObjectNotFoundError": "lasair_nb.client",
-    "connect": "lasair_nb.client",
-    "SkyMapError": "lasair_nb.skymaps",
-    "StoreError": "lasair_nb.stores",
-    "TargetError": "lasair_nb.sky",
-    "UserError": "lasair_nb.users",
+    "Archive": "lasair_nb.client.archive",
+    "ObjectRecord": "lasair_nb.client.object_record",
+    "connect": "lasair_nb.client.archive",
+    "to_table": "lasair_nb.client.results",
 }
 
 __all__ = [
     "Archive",
+    "ArgumentError",
     "DatabaseError",
     "IngestError",
     "LasairError",
+    "NotAllowedError",
+    "NotFoundError",
     "ObjectNotFoundError",
+    "ObjectRecord",
     "QueryError",
+    "SettingsError",
     "SkyMapError",
     "StoreError",
     "TargetError",
     "UserError",
     "__version__",
     "connect",
+    "to_table",
 ]
 
 

@@ -1,55 +1,100 @@
-"""Settings of the archive and the ingester, read from ``LASAIR_*`` variables.
+"""Settings of one Lasair-NB deployment, read from ``LASAIR_*`` environment variables.
 
-Settings are read when :func:`get_settings` is called, never at import time, so
-tests and notebooks can change the environment before they connect.
+Every variable Lasair-NB reads is a field of :class:`Settings`, with its
+description. Settings are read when :func:`get_settings` is called, never at
+import time, so tests and notebooks can change the environment before they
+connect. A malformed variable raises :class:`~lasair_nb.errors.SettingsError`
+with one line naming it and saying what is accepted.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lasair_nb.errors import SettingsError
 
 
 class Settings(BaseSettings):
-    """Configuration of one Lasair-NB deployment."""
+    """Configuration of one Lasair-NB deployment (each field is ``LASAIR_`` + its name)."""
 
     model_config = SettingsConfigDict(env_prefix="LASAIR_", extra="ignore")
 
     home: Path = Field(
         default=Path("~/.lasair-nb"),
-        description="Directory for the embedded database and run-time files.",
+        description="Directory for the embedded database, logs and run-time files.",
     )
     db_url: SecretStr | None = Field(
         default=None,
         description=(
-            "SQLAlchemy URL of an external PostgreSQL server (>= 14). When set, "
-            "Lasair-NB uses it and never starts the embedded server."
+            "SQLAlchemy URL of an external PostgreSQL server (>= 14), e.g. "
+            "postgresql://owner:password@host/lasair. When set, Lasair-NB uses it and "
+            "never starts the embedded server."
         ),
     )
-    db_name: str = Field(
-        default="lasair",
-        description="Database name used on the embedded server.",
+    db_name: str = Field(default="lasair", description="Database name used on the embedded server.")
+    user: str | None = Field(
+        default=None,
+        description=(
+            "Log in as this user (a PostgreSQL role made by `lasair-nb users add`); the "
+            "Lasair kernel sets it in a hub session. Default: the URL's own user."
+        ),
+    )
+    password: SecretStr | None = Field(
+        default=None, description="Password of LASAIR_USER (set by the hub, never in a notebook)."
+    )
+    reader_password: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Password of the read-only role lasair_reader, which the archive owner's user SQL "
+            "runs as. Needed only on a server that asks lasair_reader for a password (set it "
+            "with ALTER ROLE lasair_reader PASSWORD '...'); the embedded server does not."
+        ),
     )
     sql_timeout: float = Field(
         default=60.0,
         gt=0,
-        description="Statement timeout, in seconds, for user SQL.",
+        le=3600,
+        description=(
+            "Statement timeout, in seconds, for user SQL: the default of sql(), of "
+            "`lasair-nb sql` and of each user's role (their ceiling)."
+        ),
     )
     sql_max_rows: int = Field(
-        default=100_000,
+        default=100_000, gt=0, description="Largest number of rows one user query may return."
+    )
+    idle_transaction_timeout: float = Field(
+        default=300.0,
         gt=0,
-        description="Largest number of rows one user query may return.",
+        description=(
+            "Seconds a user's session may sit idle inside a transaction before the server "
+            "(and the reaper) ends it, releasing its locks."
+        ),
+    )
+    reaper_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two sweeps of the reaper that `up` starts.",
     )
     ingest_batch_size: int = Field(
-        default=500,
-        gt=0,
-        description="Alerts per ingest batch (one database transaction each).",
+        default=500, gt=0, description="Alerts per ingest batch (one database transaction each)."
     )
-
     broker_port: int = Field(
-        default=9092, description="Port of the embedded Kafka-protocol broker (127.0.0.1)."
+        default=9092,
+        gt=0,
+        lt=65536,
+        description="Port of the embedded Kafka broker on 127.0.0.1 (`broker start`, `up`).",
+    )
+    kafka_session_timeout: float = Field(
+        default=20.0,
+        ge=6,
+        le=300,
+        description=(
+            "Kafka consumer session timeout, in seconds: how long the group waits for a silent "
+            "ingester before giving its partitions to others (and to its restarted self)."
+        ),
     )
     demo_objects: int = Field(
         default=2000, gt=0, description="Sources in the simulated stream that `up` publishes."
@@ -58,9 +103,7 @@ class Settings(BaseSettings):
         default=60, gt=0, description="Nights in the simulated stream that `up` publishes."
     )
     demo_night_interval: float = Field(
-        default=180.0,
-        ge=0,
-        description="Seconds between two simulated nights published by `up`.",
+        default=180.0, ge=0, description="Seconds between two simulated nights published by `up`."
     )
 
     @property
@@ -75,5 +118,27 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment now."""
-    return Settings()
+    """Read the settings from the environment now.
+
+    Raises
+    ------
+    SettingsError
+        If a ``LASAIR_*`` variable is malformed (one line: which, and what is accepted).
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = "LASAIR_" + "_".join(str(part) for part in item["loc"]).upper()
+            problems.append(f"{name}={item.get('input')!r}: {item['msg']}")
+        raise SettingsError("bad setting " + "; ".join(problems)) from None
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """``(variable, default, description)`` of every setting, for documentation."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "" if field.default is None else str(field.default)
+        rows.append((f"LASAIR_{name.upper()}", default, field.description or ""))
+    return rows

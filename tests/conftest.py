@@ -15,6 +15,10 @@ make_archive
     Factory: a fresh, migrated database on that server; returns its URL.
 archive_url
     One fresh, migrated database for the test.
+make_seeded_archive
+    Factory: a fresh copy of the seeded archive (the 124 real alerts and a simulated
+    stream of 300 sources over 12 nights, seed 3), built once per test run as a
+    PostgreSQL template database and copied in about a second; returns its URL.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lasair_nb.database import upgrade
-from lasair_nb.server import EmbeddedServer
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.embedded import EmbeddedServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -92,3 +96,42 @@ def make_archive(pg_server_url: str) -> Iterator[Callable[[], str]]:
 @pytest.fixture
 def archive_url(make_archive: Callable[[], str]) -> str:
     return make_archive()
+
+
+SEEDED_SIMULATION = {"objects": 300, "nights": 12, "seed": 3}
+"""The simulated part of the seeded archive."""
+
+
+@pytest.fixture(scope="session")
+def make_seeded_archive(
+    pg_server_url: str, make_archive: Callable[[], str], ztf_alert_files: list[Path]
+) -> Iterator[Callable[[], str]]:
+    from ingest.pipeline import Ingester  # noqa: PLC0415 - only suites that seed need it
+    from ingest.simulator import AlertSimulator  # noqa: PLC0415
+    from ingest.sources import Packet, read_packets  # noqa: PLC0415
+    from lasair_nb.archive.engine import connect_raw  # noqa: PLC0415
+
+    template_url = make_archive()
+    simulated = AlertSimulator(**SEEDED_SIMULATION).packets()
+    packets = [*read_packets(ztf_alert_files), *(Packet(p.data, "simulated") for p in simulated)]
+    connection = connect_raw(template_url)
+    try:
+        Ingester(connection, batch_size=400).ingest(packets, "seed", progress=False)
+    finally:
+        connection.close()
+    template = sa.make_url(template_url).database
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"lasair_seeded_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        created.append(name)
+        return sa.make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as connection:
+        for name in created:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

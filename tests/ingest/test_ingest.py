@@ -20,7 +20,7 @@ from astropy.coordinates import SkyCoord
 
 from ingest.pipeline import Ingester
 from ingest.sources import Packet, expand_paths, read_packets
-from lasair_nb.database import alembic_config
+from lasair_nb.archive.migrate import alembic_config
 
 DATA_TABLES = (
     "candidates",

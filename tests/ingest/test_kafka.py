@@ -1,8 +1,9 @@
 """Live ingest from a real Kafka-protocol broker (Tansu) into a real PostgreSQL.
 
 Fixtures: ``broker`` (one Tansu for the module, on a free port), ``publish``
-(produce packets to a fresh topic). Consumers use a 6 s session timeout, so a
-group join takes about 3 s (a Tansu quirk).
+(produce packets to a fresh topic). Most consumers use a 6 s session timeout, so
+a group join takes about 3 s (a Tansu quirk); the restart test uses the defaults
+a user gets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,14 +27,15 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ingest.broker import Broker
-from ingest.kafka import KafkaIngester, KafkaSettings, subscription
+from ingest.kafka.consumer import KafkaIngester, KafkaSettings, subscription
+from ingest.kafka.publish import publish_simulation
 from ingest.pipeline import Ingester
-from ingest.publish import publish_simulation
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet, read_packets
-from lasair_nb.database import connect_raw, upgrade
-from lasair_nb.server import EmbeddedServer
+from lasair_nb.archive.engine import connect_raw
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.broker import Broker
+from lasair_nb.server.embedded import EmbeddedServer
 
 CONSUMER = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 COMPARED = {
@@ -107,7 +110,10 @@ def consume(servers: str, topic: str, url: str, group: str | None = None, batch:
     return ingester.run(install_signal_handlers=False)
 
 
-def cli_ingester(servers: str, topic: str, url: str, group: str, *extra: str) -> subprocess.Popen:
+def cli_ingester(
+    servers: str, topic: str, url: str, group: str, *extra: str, tuned: bool = True
+) -> subprocess.Popen:
+    """``lasair-nb ingest kafka`` as a subprocess; ``tuned``: with the short test session."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LASAIR_")}
     env["LASAIR_DB_URL"] = url
     command = [
@@ -124,7 +130,8 @@ def cli_ingester(servers: str, topic: str, url: str, group: str, *extra: str) ->
         "--max-wait",
         "0.5",
     ]
-    command += [f"-X{key}={value}" for key, value in CONSUMER.items()]
+    if tuned:
+        command += [f"-X{key}={value}" for key, value in CONSUMER.items()]
     return subprocess.Popen(
         [*command, *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -159,6 +166,24 @@ def test_subscription_patterns() -> None:
     assert subscription("ztf_20210901_programid1") == "ztf_20210901_programid1"
     assert subscription("ztf_.*_programid1") == "^ztf_.*_programid1"
     assert subscription("^ztf_2021") == "^ztf_2021"
+
+
+def test_session_timeout_sets_session_and_heartbeat() -> None:
+    def config(**changes: Any) -> dict[str, object]:
+        settings = KafkaSettings("127.0.0.1:1", "topic", **changes)
+        return KafkaIngester(settings, connect=lambda: connect_raw("unused")).consumer_config()
+
+    default = config()
+    assert (default["session.timeout.ms"], default["heartbeat.interval.ms"]) == (20_000, 3_000)
+    short = config(session_timeout=6)
+    assert (short["session.timeout.ms"], short["heartbeat.interval.ms"]) == (6_000, 1_500)
+    # -X values arrive as strings and win; the heartbeat follows them unless set too.
+    given = config(consumer_config={"session.timeout.ms": "8000"})
+    assert (given["session.timeout.ms"], given["heartbeat.interval.ms"]) == ("8000", 2_000)
+    both = config(consumer_config={"session.timeout.ms": "8000", "heartbeat.interval.ms": "500"})
+    assert both["heartbeat.interval.ms"] == "500"
+    with pytest.raises(ValueError, match="session timeout"):
+        config(session_timeout=0)
 
 
 def test_kafka_ingest_equals_file_ingest(
@@ -201,6 +226,48 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
         broker, topic, crashed, "crash-group", "--batch", "4", "--stop-when-idle", "4"
     )
     output, _ = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, output
+    assert snapshot(crashed) == snapshot(clean)
+
+
+@pytest.mark.slow
+def test_restart_after_kill_9_with_default_settings_is_back_within_60_s(
+    broker, publish, make_archive, packets: list[bytes]
+) -> None:
+    """No -X and no LASAIR_KAFKA_SESSION_TIMEOUT: the consumer group settings a user gets.
+
+    Tansu hands a dead member's partitions on only after its session times out, and
+    the new join then waits about half a session more: about 36 s with the 20 s
+    default, about 80 s with librdkafka's own 45 s default (which this test fails).
+    """
+    topic = publish(packets, partitions=2)
+    clean, crashed = make_archive(), make_archive()
+    file_ingest(clean, packets)
+    group = f"defaults-{uuid.uuid4().hex[:8]}"
+
+    process = cli_ingester(broker, topic, crashed, group, "--batch", "4", tuned=False)
+    wait_for(lambda: alerts_in(crashed) >= 20, 90, "the first batches")
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    before = alerts_in(crashed)
+    assert 0 < before < len(packets), "kill -9 came too late to test anything"
+
+    restarted = cli_ingester(broker, topic, crashed, group, "--batch", "4", tuned=False)
+    started = time.monotonic()
+    try:
+        while alerts_in(crashed) == before and time.monotonic() - started < 75:
+            time.sleep(0.2)
+        back = time.monotonic() - started
+        print(f"restarted ingester's first batch after {back:.1f} s")
+        if back < 60:
+            wait_for(lambda: alerts_in(crashed) == len(packets), 60, "the rest of the stream")
+        restarted.send_signal(signal.SIGTERM)
+        output, _ = restarted.communicate(timeout=30)
+    finally:
+        if restarted.poll() is None:
+            restarted.kill()
+            output, _ = restarted.communicate(timeout=10)
+    assert back < 60, f"the restarted ingester's first batch came after {back:.0f} s\n{output}"
     assert restarted.returncode == 0, output
     assert snapshot(crashed) == snapshot(clean)
 

@@ -10,7 +10,7 @@ import fastavro
 import pytest
 
 from ingest.rows import RowError, add_derived_columns, alert_rows
-from lasair_nb.schema import candidates as candidates_table
+from lasair_nb.archive.schema import candidates as candidates_table
 
 
 def read(path: Path) -> tuple[dict, dict]:

@@ -30,9 +30,9 @@ from ingest.simulator import (
     field_centres,
     locate,
 )
-from lasair_nb.features import MIN_POINTS_PERIOD, band_features
-from lasair_nb.photometry import dc_magnitude
-from lasair_nb.ztf_fields import PRV_CANDIDATE_FIELDS
+from lasair_nb.domain.features import MIN_POINTS_PERIOD, band_features
+from lasair_nb.domain.photometry import dc_magnitude
+from lasair_nb.domain.ztf import PRV_CANDIDATE_FIELDS
 
 OBJECT_ID = re.compile(r"^ZTF\d{2}[a-z]{7}$")
 STAMPS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
@@ -405,7 +405,7 @@ def test_periods_of_periodic_variables_are_recovered() -> None:
 
     A period counts as recovered when its frequency is within half a resolution
     element of the truth: |1/P − 1/P_true| · T < 0.5 over the light curve's span T.
-    With the periodogram of ``lasair_nb.features`` (up to ~5 cycles/day) this seed
+    With the periodogram of ``lasair_nb.domain.features`` (up to ~5 cycles/day) this seed
     gives about 80% of the 60 variables, 8 of the 10 sub-day ones included. The
     misses are daily aliases
     (1/P ± 1 cycle/day: ZTF observes a field at about the same time each night)

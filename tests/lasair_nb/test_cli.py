@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lasair_nb.database import head_revision
+from lasair_nb.archive.migrate import head_revision
 
 
 def lasair_nb(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

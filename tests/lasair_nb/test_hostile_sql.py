@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import lasair_nb as ln
 from ingest.pipeline import Ingester
 from ingest.sources import read_packets
-from lasair_nb.database import connect_raw
-from lasair_nb.users import add_user
+from lasair_nb.admin.users import add_user
+from lasair_nb.archive.engine import connect_raw
 
 HOSTILE = [
     # DDL

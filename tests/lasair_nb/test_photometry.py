@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lasair_nb.features import MIN_POINTS, MIN_POINTS_PERIOD, band_features
-from lasair_nb.photometry import (
+from lasair_nb.domain.features import MIN_POINTS, MIN_POINTS_PERIOD, band_features
+from lasair_nb.domain.photometry import (
     dc_magnitude,
     difference_flux,
     flux_to_magnitude,

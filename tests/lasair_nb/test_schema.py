@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from lasair_nb.schema import metadata
+from lasair_nb.archive.schema import metadata
 
 CONTRACT_TABLES = {
     "candidates",

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
+from lasair_nb.domain.sky import ACCEPTED_FORMS, Target, TargetError, as_radius, parse_target
 from lasair_nb.errors import LasairError
-from lasair_nb.sky import ACCEPTED_FORMS, Target, TargetError, as_radius, parse_target
 
 # The reference positions, built by astropy from one unambiguous form each.
 SEXAGESIMAL = SkyCoord("12h34m56.7s", "+12d34m56s", frame="icrs")

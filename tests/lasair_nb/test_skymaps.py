@@ -24,8 +24,8 @@ from astropy_healpix import HEALPix
 from healpix_alchemy.constants import HPX
 from mocpy import MOC
 
+from lasair_nb.domain.skymaps import SkyMap, SkyMapError, read_skymap
 from lasair_nb.errors import LasairError
-from lasair_nb.skymaps import SkyMap, SkyMapError, read_skymap
 
 FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
 

@@ -1,0 +1,1 @@
+"""Kafka: the consumer loop of the ingester and the simulator's publisher."""

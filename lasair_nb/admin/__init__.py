@@ -1,0 +1,1 @@
+"""Operators' API: users and roles, called by the CLI and the hub."""

@@ -1,0 +1,98 @@
+"""Users are PostgreSQL roles: creating, listing and removing them.
+
+A user is a login role in the ``lasair_user`` group (``lasair_admin`` for
+administrators), with limits that keep one user from hanging the server. What a
+user may read and write is decided by the database (grants and row-level
+security, migration 0003), never by client code. The hub calls the same code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from lasair_nb.archive import roles
+from lasair_nb.errors import NotFoundError, UserError
+from lasair_nb.settings import Settings, get_settings
+
+NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED = ("postgres", "pgserver", "public", "tns")
+TEMP_FILE_LIMIT = "1GB"
+
+
+def role_limits(settings: Settings | None = None) -> dict[str, str]:
+    """Per-user server settings: no statement, idle transaction or sort may run away.
+
+    The statement and idle-transaction timeouts are ``LASAIR_SQL_TIMEOUT`` and
+    ``LASAIR_IDLE_TRANSACTION_TIMEOUT``; the client may lower them, never raise them,
+    and the reaper enforces them on sessions that lower their own.
+    """
+    settings = settings or get_settings()
+    return {
+        "statement_timeout": f"{math.ceil(settings.sql_timeout * 1000)}ms",
+        "idle_in_transaction_session_timeout": (
+            f"{math.ceil(settings.idle_transaction_timeout * 1000)}ms"
+        ),
+        "temp_file_limit": TEMP_FILE_LIMIT,
+    }
+
+
+@dataclass(frozen=True)
+class User:
+    """A Lasair-NB user."""
+
+    name: str
+    admin: bool
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it can be a user name; else raise :class:`UserError` saying why."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise UserError(
+            f"invalid user name {name!r}: use 1-63 lower-case letters, digits and _, "
+            "starting with a letter or _"
+        )
+    if name in RESERVED or name.startswith(("pg_", "lasair_")):
+        raise UserError(f"user name {name!r} is reserved; choose another")
+    return name
+
+
+def add_user(
+    connection: sa.Connection, name: str, admin: bool = False, settings: Settings | None = None
+) -> str:
+    """Create a user; returns its new password (shown once).
+
+    Parameters
+    ----------
+    connection
+        A connection with the right to create roles (the archive's owner).
+    name
+        User name: a PostgreSQL role name, lower case.
+    admin
+        Also make the user an administrator (may promote queries).
+    settings
+        Deployment settings (the role's limits); default: read from the environment.
+    """
+    check_name(name)
+    if roles.exists(connection, name):
+        raise UserError(f"user {name!r} exists already")
+    password = secrets.token_urlsafe(18)
+    roles.create_login(connection, name, password, admin, role_limits(settings))
+    return password
+
+
+def list_users(connection: sa.Connection) -> list[User]:
+    """Every user, with whether they are an administrator."""
+    return [User(name, admin) for name, admin in roles.users(connection)]
+
+
+def remove_user(connection: sa.Connection, name: str) -> None:
+    """Remove a user and everything they own in this archive (their private data)."""
+    check_name(name)
+    if name not in {user.name for user in list_users(connection)}:
+        raise NotFoundError(f"no user {name!r}; `lasair-nb users list` shows them")
+    roles.drop_login(connection, name)

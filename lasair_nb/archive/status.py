@@ -1,0 +1,72 @@
+"""The figures of the ingestion status page: is the stream flowing, how fast, how late."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    """Figures of the status page; None where nothing was ingested yet."""
+
+    last_batch_at: datetime | None
+    last_source: str | None
+    last_rate: float | None
+    last_latency_p50: float | None
+    last_latency_max: float | None
+    received_today: int
+    ingested_today: int
+    new_today: int
+    quarantined_today: int
+    quarantined_total: int
+    rate_last_hour: float | None
+    latency_max_today: float | None
+
+    @property
+    def minutes_since(self) -> float | None:
+        """Minutes since the last batch committed."""
+        if self.last_batch_at is None:
+            return None
+        return (datetime.now(UTC) - self.last_batch_at).total_seconds() / 60
+
+
+def ingest_status(connection: sa.Connection) -> IngestStatus:
+    """Read the status figures from ``ingest_batches`` and ``quarantine``."""
+    last = connection.execute(
+        sa.text(
+            "SELECT finished_at, source, alerts_per_s, latency_p50_s, latency_max_s"
+            " FROM ingest_batches ORDER BY finished_at DESC LIMIT 1"
+        )
+    ).first()
+    today = connection.execute(
+        sa.text(
+            "SELECT coalesce(sum(n_packets), 0), coalesce(sum(n_new + n_duplicate), 0),"
+            " coalesce(sum(n_new), 0), coalesce(sum(n_quarantined), 0), max(latency_max_s)"
+            " FROM ingest_batches WHERE finished_at >= date_trunc('day', now() AT TIME ZONE 'UTC')"
+            " AT TIME ZONE 'UTC'"
+        )
+    ).one()
+    hour = connection.execute(
+        sa.text(
+            "SELECT sum(n_packets) / nullif(sum(duration_s), 0) FROM ingest_batches"
+            " WHERE finished_at >= now() - interval '1 hour'"
+        )
+    ).scalar()
+    quarantined = connection.execute(sa.text("SELECT count(*) FROM quarantine")).scalar()
+    return IngestStatus(
+        last_batch_at=last.finished_at if last else None,
+        last_source=last.source if last else None,
+        last_rate=last.alerts_per_s if last else None,
+        last_latency_p50=last.latency_p50_s if last else None,
+        last_latency_max=last.latency_max_s if last else None,
+        received_today=int(today[0]),
+        ingested_today=int(today[1]),
+        new_today=int(today[2]),
+        quarantined_today=int(today[3]),
+        quarantined_total=int(quarantined),
+        rate_last_hour=float(hour) if hour is not None else None,
+        latency_max_today=today[4],
+    )

@@ -1,0 +1,210 @@
+"""User SQL: the one-SELECT check (PostgreSQL's own parser), running it within limits, the schema.
+
+This is the one place where SQL written by a user runs. It runs as a role that
+can only read (the user's own, or ``lasair_reader`` for an archive owner), in a
+read-only transaction, through a cursor that returns at most ``limit + 1`` rows,
+under a statement timeout that may lower the role's own ceiling but never raise it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import sqlalchemy as sa
+from pglast.visitors import Visitor
+
+from lasair_nb.errors import QueryError
+
+READER_ROLE = "lasair_reader"
+"""The role user SQL of an archive owner runs as: it can read and nothing else."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows of one query; ``truncated`` when more rows follow."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+    timeout: float
+    """The statement timeout the query ran under, in seconds."""
+
+
+class _TableNames(Visitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_RangeVar(self, ancestors: Any, node: Any) -> None:  # noqa: N802 - pglast's name
+        self.names.add(node.relname.lower())
+
+
+def check_select(sql: str) -> str:
+    """Return ``sql`` if it is exactly one SELECT statement, parsed by PostgreSQL's own parser.
+
+    Raises
+    ------
+    QueryError
+        For an empty text, a syntax error, several statements or anything but SELECT.
+    """
+    if not isinstance(sql, str):
+        raise QueryError(f"the query must be a string of SQL, not {type(sql).__name__}")
+    text = sql.strip()
+    if not text.rstrip(";").strip():
+        raise QueryError(
+            "empty query; give one SELECT statement, e.g. SELECT count(*) FROM objects"
+        )
+    statements = _parse(text)
+    if len(statements) != 1:
+        raise QueryError(
+            f"{len(statements)} statements given; exactly one SELECT statement is accepted"
+        )
+    kind = type(statements[0].stmt).__name__
+    if kind != "SelectStmt":
+        raise QueryError(
+            f"only SELECT statements are accepted; this is {kind.removesuffix('Stmt')}"
+        )
+    return text.rstrip().rstrip(";")
+
+
+def _parse(text: str) -> Any:
+    try:
+        return pglast.parse_sql(text)
+    except pglast.parser.ParseError as error:
+        raise QueryError(f"SQL syntax error: {error}") from error
+
+
+def tables_named(sql: str) -> set[str]:
+    """The table (and CTE) names a query mentions, lower case."""
+    visitor = _TableNames()
+    visitor(_parse(sql))
+    return visitor.names
+
+
+def role_timeout(cursor: psycopg2.extensions.cursor) -> float | None:
+    """The statement timeout the session starts with (the role's ceiling), in s; None if none."""
+    cursor.execute("SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'")
+    milliseconds = cursor.fetchone()[0]
+    return milliseconds / 1000 if milliseconds else None
+
+
+def run_select(
+    connection: psycopg2.extensions.connection,
+    sql: str,
+    limit: int,
+    offset: int,
+    timeout: float,
+) -> QueryResult:
+    """Run one checked SELECT in a read-only transaction, paging through a cursor.
+
+    Parameters
+    ----------
+    connection
+        A DB-API connection as the role the query runs as, not in a transaction.
+        The caller rolls it back and resets it after (:func:`reset_session`).
+    sql
+        The text :func:`check_select` returned.
+    limit, offset
+        Rows to return and rows to skip.
+    timeout
+        Seconds; lowered to the role's own statement timeout if that is smaller.
+
+    Raises
+    ------
+    QueryError
+        For a timeout, a read-only violation, a missing right, an unknown table or
+        column (with the nearest names of the tables the query names), or another
+        database error.
+    """
+    cursor = connection.cursor()
+    ceiling = role_timeout(cursor)
+    effective = timeout if ceiling is None else min(timeout, ceiling)
+    cursor.execute("SET TRANSACTION READ ONLY")
+    # Rounded up to whole milliseconds: a tiny timeout must never become 0 (no limit).
+    cursor.execute("SET LOCAL statement_timeout = %s", (max(1, math.ceil(effective * 1000)),))
+    try:
+        # A cursor takes only a query, and pages without re-running it.
+        cursor.execute(f"DECLARE lasair_query NO SCROLL CURSOR FOR {sql}")
+        if offset:
+            cursor.execute(f"MOVE FORWARD {int(offset)} IN lasair_query")
+        cursor.execute(f"FETCH FORWARD {int(limit) + 1} FROM lasair_query")
+    except psycopg2.Error as error:
+        connection.rollback()
+        raise _query_error(connection, error, sql, effective) from error
+    columns = [column.name for column in cursor.description]
+    rows = cursor.fetchall()
+    return QueryResult(columns, rows[:limit], len(rows) > limit, effective)
+
+
+def reset_session(connection: psycopg2.extensions.connection) -> None:
+    """Roll back and discard session state (advisory locks, plans, settings) a query left."""
+    connection.rollback()
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cleanup:
+            cleanup.execute("DISCARD ALL")
+    finally:
+        connection.autocommit = False
+
+
+def _query_error(
+    connection: psycopg2.extensions.connection, error: psycopg2.Error, sql: str, timeout: float
+) -> QueryError:
+    message = (error.pgerror or str(error)).strip().splitlines()[0]
+    if isinstance(error, psycopg2.errors.QueryCanceled):
+        return QueryError(f"query exceeded {timeout:g} s (statement timeout) and was cancelled")
+    if isinstance(error, psycopg2.errors.ReadOnlySqlTransaction):
+        return QueryError("queries are read-only: only SELECT statements are accepted")
+    if isinstance(error, psycopg2.errors.InsufficientPrivilege):
+        return QueryError(f"not allowed: {message}")
+    named = tables_named(sql)
+    with connection.cursor() as cursor:
+        columns = describe_columns(cursor)
+    for kind, pattern in (
+        ("table", r'relation "([^"]+)" does not exist'),
+        ("column", r'column "?([\w.]+)"? does not exist'),
+    ):
+        found = re.search(pattern, message)
+        if found:
+            name = found.group(1).split(".")[-1]
+            if kind == "table":
+                candidates = sorted({table for table, _ in columns})
+            else:
+                candidates = sorted({column for table, column in columns if table in named})
+            candidates = [candidate for candidate in candidates if candidate != name.lower()]
+            near = difflib.get_close_matches(name.lower(), candidates, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            where = "" if kind == "table" else f" in {', '.join(sorted(named))}"
+            return QueryError(f"unknown {kind} {name!r}{where}{hint} (archive.schema() lists them)")
+    return QueryError(f"query failed: {message}")
+
+
+_SCHEMA_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+       col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class')
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
+  AND c.relname <> 'alembic_version' AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY c.relname, a.attnum
+"""
+
+
+def describe_columns(cursor: psycopg2.extensions.cursor) -> list[tuple[str, str]]:
+    """``(table, column)`` of every table the current role can read."""
+    cursor.execute(_SCHEMA_SQL)
+    return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def describe_schema(connection: sa.Connection) -> Sequence[sa.Row]:
+    """Tables and columns the current role can read: table, column, type, comments."""
+    return connection.execute(sa.text(_SCHEMA_SQL)).all()

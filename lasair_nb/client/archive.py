@@ -1,0 +1,416 @@
+"""The Lasair-NB client: ``connect()`` → :class:`Archive`, the whole archive from a notebook.
+
+>>> import lasair_nb as ln
+>>> archive = ln.connect()
+>>> archive.sql("SELECT objectid, ncand FROM objects ORDER BY ncand DESC", limit=5)
+>>> archive.cone("12:34:56.7 +12:34:56 5")
+>>> archive.object("ZTF21abiuvdk").lightcurve(kind="flux")
+
+The client writes no SQL: it validates arguments, calls the storage functions of
+:mod:`lasair_nb.archive` and shapes their answers. Bad arguments raise a
+:class:`lasair_nb.LasairError` subclass that says what was wrong and what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from lasair_nb.archive import annotations as annotation_storage
+from lasair_nb.archive import engine as archive_engine
+from lasair_nb.archive import objects as object_storage
+from lasair_nb.archive import status as status_storage
+from lasair_nb.archive import tns as tns_storage
+from lasair_nb.archive import user_sql
+from lasair_nb.client.object_record import ObjectRecord
+from lasair_nb.client.results import OUTPUTS, Output, deliver
+from lasair_nb.client.stores import (
+    AnnotationStore,
+    QueryStore,
+    SkymapStore,
+    TagStore,
+    TnsStore,
+    WatchlistStore,
+    WatchmapStore,
+)
+from lasair_nb.domain.healpix import cone_ranges
+from lasair_nb.domain.sky import Target, as_radius, parse_target
+from lasair_nb.domain.times import to_jd
+from lasair_nb.errors import ArgumentError, ObjectNotFoundError, QueryError, TargetError
+from lasair_nb.settings import Settings, get_settings
+
+_NUMBER = (int, float, np.integer, np.floating)
+
+
+def connect(
+    url: str | None = None,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    output: Output = "pandas",
+) -> Archive:
+    """Connect to the archive.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL of the archive. Default: ``LASAIR_DB_URL``; else the
+        embedded server of ``$LASAIR_HOME``.
+    user, password
+        Log in as this user. Default: ``LASAIR_USER``/``LASAIR_PASSWORD``, which
+        the Lasair kernel provides in a hub session; else the URL's own user.
+    output
+        ``"pandas"`` (DataFrames) or ``"astropy"`` (Tables with units) for every
+        tabular result.
+
+    Returns
+    -------
+    Archive
+        The archive, as that user.
+    """
+    settings = get_settings()
+    address = sa.make_url(url or archive_engine.database_url(settings))
+    user = user or settings.user
+    if password is None and settings.password is not None:
+        password = settings.password.get_secret_value()
+    if user:
+        address = address.set(username=user, password=password)
+    return Archive(archive_engine.create_engine(address), settings, output=output)
+
+
+class Archive:
+    """The archive, as one user. Make it with :func:`connect`.
+
+    Parameters
+    ----------
+    engine
+        Engine on the archive, logged in as the user.
+    settings
+        Deployment settings (limits).
+    output
+        ``"pandas"`` or ``"astropy"``: the type of every tabular result
+        (see :mod:`lasair_nb.client.results`).
+
+    Attributes
+    ----------
+    watchlists, watchmaps, skymaps, queries, tags, annotations, tns
+        The user's own data and the shared vocabularies (:mod:`lasair_nb.client.stores`).
+    """
+
+    def __init__(
+        self, engine: sa.Engine, settings: Settings | None = None, output: Output = "pandas"
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or get_settings()
+        self.output = output
+        self._reader: sa.Engine | None = None
+        with engine.connect() as connection:
+            self.user, self._privileged = archive_engine.current_user(connection)
+        self.watchlists = WatchlistStore(self)
+        self.watchmaps = WatchmapStore(self)
+        self.skymaps = SkymapStore(self)
+        self.queries = QueryStore(self)
+        self.tags = TagStore(self)
+        self.annotations = AnnotationStore(self)
+        self.tns = TnsStore(self)
+
+    @property
+    def output(self) -> Output:
+        """``"pandas"`` or ``"astropy"``: what tabular results come back as."""
+        return self._output
+
+    @output.setter
+    def output(self, value: Output) -> None:
+        if value not in OUTPUTS:
+            raise ArgumentError(f"output must be one of {', '.join(OUTPUTS)}, got {value!r}")
+        self._output = value
+
+    @property
+    def is_owner(self) -> bool:
+        """Whether this archive's user may write the archive tables (its owner)."""
+        return self._privileged
+
+    def __repr__(self) -> str:
+        return f"<Archive {self.engine.url.database} as {self.user}>"
+
+    def close(self) -> None:
+        """Close the archive's database connections."""
+        self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+
+    def _deliver(self, frame: pd.DataFrame) -> Any:
+        return deliver(frame, self.output)
+
+    # --- SQL ----------------------------------------------------------------------------
+
+    def _query_engine(self) -> sa.Engine:
+        """The engine user SQL runs on: the user's own, or the read-only role's.
+
+        An archive owner (the ingester's role, a superuser) must not run free SQL:
+        it then runs as ``lasair_reader``, which can read and nothing else.
+        """
+        if not self._privileged:
+            return self.engine
+        if self._reader is None:
+            secret = self.settings.reader_password
+            reader_url = self.engine.url.set(
+                username=user_sql.READER_ROLE,
+                password=None if secret is None else secret.get_secret_value(),
+            )
+            self._reader = sa.create_engine(reader_url, pool_pre_ping=True)
+        return self._reader
+
+    def sql(
+        self, sql: str, limit: int = 1000, offset: int = 0, timeout: float | None = None
+    ) -> Any:
+        """Run one SELECT and return its rows.
+
+        Parameters
+        ----------
+        sql
+            Exactly one SELECT statement.
+        limit, offset
+            Rows to return and rows to skip (paging). ``limit`` is at most the
+            deployment's ``sql_max_rows``.
+        timeout
+            Seconds before the statement is cancelled (default ``LASAIR_SQL_TIMEOUT``).
+            It can lower the limit the user's role has, never raise it.
+
+        Returns
+        -------
+        pandas.DataFrame or astropy.table.Table
+            The rows; ``.attrs["truncated"]`` (``.meta`` for a Table) is True
+            when more rows follow.
+
+        Raises
+        ------
+        QueryError
+            For anything but one SELECT, a timeout, an unknown table or column
+            (with the nearest names), or a database error.
+        """
+        text = user_sql.check_select(sql)
+        maximum = self.settings.sql_max_rows
+        if timeout is None:
+            timeout = self.settings.sql_timeout
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, (int, np.integer))
+            or not 1 <= limit <= maximum
+        ):
+            raise QueryError(f"limit must be a whole number from 1 to {maximum}, got {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+            raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, _NUMBER)
+            or not math.isfinite(timeout)
+            or not 0 < timeout <= 3600
+        ):
+            raise QueryError(f"timeout must be seconds above 0 and at most 3600, got {timeout!r}")
+        connection = self._query_engine().raw_connection()
+        try:
+            result = user_sql.run_select(
+                connection.driver_connection, text, int(limit), int(offset), float(timeout)
+            )
+        finally:
+            try:
+                user_sql.reset_session(connection.driver_connection)
+            finally:
+                connection.close()
+        frame = pd.DataFrame(result.rows, columns=result.columns)
+        frame.attrs["truncated"] = result.truncated
+        return self._deliver(frame)
+
+    def query(
+        self,
+        selected: str,
+        tables: str,
+        conditions: str = "",
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Lasair-style query: ``SELECT selected FROM tables WHERE conditions``.
+
+        As in the Lasair client, several tables are joined on ``objectid``, and the
+        result is a list of row dictionaries.
+
+        Parameters
+        ----------
+        selected
+            Column list, e.g. ``"objects.objectid, ncand, context"``.
+        tables
+            Comma-separated tables, e.g. ``"objects, candidates"``.
+        conditions
+            A WHERE clause without ``WHERE`` (may be empty), e.g. ``"ncand > 10"``.
+        limit, offset
+            As in :meth:`sql`.
+        """
+        for name, value in (("selected", selected), ("tables", tables), ("conditions", conditions)):
+            if not isinstance(value, str):
+                raise QueryError(f"{name} must be a string, got {type(value).__name__}")
+        names = [name.strip() for name in tables.split(",") if name.strip()]
+        if not names or not selected.strip():
+            raise QueryError("give the selected columns and at least one table, as in Lasair")
+        for name in names:
+            if not name.isidentifier():
+                raise QueryError(f"table {name!r} is not a table name")
+        joins = [f"{names[0]}.objectid = {other}.objectid" for other in names[1:]]
+        where = " AND ".join(
+            [f"({condition})" for condition in [*joins, conditions] if condition.strip()]
+        )
+        # User text by design, as in Lasair: sql() checks it and runs it read-only.
+        sql = f"SELECT {selected} FROM {', '.join(names)}" + (f" WHERE {where}" if where else "")  # noqa: S608
+        frame = self.sql(sql, limit=limit, offset=offset)
+        if not isinstance(frame, pd.DataFrame):
+            frame = frame.to_pandas()
+        return frame.to_dict("records")
+
+    def schema(self) -> Any:
+        """Tables and columns a user can query, with types and descriptions.
+
+        Returns
+        -------
+        pandas.DataFrame or astropy.table.Table
+            ``table, column, type, description`` (the column comments), and
+            ``table_description``.
+        """
+        with self.engine.connect() as connection:
+            rows = user_sql.describe_schema(connection)
+        return self._deliver(
+            pd.DataFrame(
+                rows, columns=["table", "column", "type", "description", "table_description"]
+            )
+        )
+
+    # --- sky ----------------------------------------------------------------------------
+
+    def cone(
+        self,
+        target: Any,
+        radius: float | u.Quantity = 2.0,
+        nearest: bool = False,
+        since: Any = None,
+        until: Any = None,
+    ) -> Any:
+        """Objects within ``radius`` of a position, nearest first.
+
+        Parameters
+        ----------
+        target
+            A SkyCoord; ``(ra, dec)`` in degrees; or a string: decimal or
+            sexagesimal coordinates with an optional radius in arcsec last, an
+            objectId, several comma-separated, or a TNS name.
+        radius
+            Arcsec, or an astropy angle. A radius in the target string wins.
+        nearest
+            Only the nearest object.
+        since, until
+            Only objects detected at some time in this window (Time, JD or ISO).
+
+        Returns
+        -------
+        pandas.DataFrame or astropy.table.Table
+            The ``objects`` rows with ``separation`` [arcsec], nearest first.
+        """
+        return self._deliver(self._cone(target, radius, nearest, since, until))
+
+    def _cone(
+        self,
+        target: Any,
+        radius: float | u.Quantity = 2.0,
+        nearest: bool = False,
+        since: Any = None,
+        until: Any = None,
+    ) -> pd.DataFrame:
+        parsed = parse_target(target)
+        if parsed.kind == "name":
+            parsed = self._resolve_name(parsed)
+        if parsed.kind == "objects":
+            found = self._objects_by_id(parsed.object_ids)
+            found.insert(1, "separation", 0.0)
+            return found
+        cone_radius = parsed.radius if parsed.radius is not None else as_radius(radius)
+        since_jd, until_jd = to_jd(since, "since"), to_jd(until, "until")
+        low, high = cone_ranges(parsed.coord, cone_radius)
+        with self.engine.connect() as connection:
+            found = object_storage.in_ranges(connection, low, high, since_jd, until_jd)
+        separation = parsed.coord.separation(
+            SkyCoord(found["ra"].to_numpy(float) * u.deg, found["dec"].to_numpy(float) * u.deg)
+        ).to_value(u.arcsec)
+        found.insert(1, "separation", separation)
+        found = found[found["separation"] <= cone_radius.to_value(u.arcsec)]
+        found = found.sort_values("separation", kind="stable").reset_index(drop=True)
+        return found.head(1) if nearest else found
+
+    def _resolve_name(self, target: Target) -> Target:
+        with self.engine.connect() as connection:
+            position = tns_storage.position_of(connection, target.name)
+        if position is None:
+            raise TargetError(
+                f"TNS name {target.name!r} is not in the archive's TNS table "
+                "(load it with archive.tns.load(csv))"
+            )
+        return Target(coord=SkyCoord(position[0] * u.deg, position[1] * u.deg))
+
+    def _objects_by_id(self, object_ids: Sequence[str]) -> pd.DataFrame:
+        with self.engine.connect() as connection:
+            found = object_storage.by_ids(connection, object_ids)
+        missing = sorted(set(object_ids) - set(found["objectid"]))
+        if missing:
+            raise ObjectNotFoundError(f"not in the archive: {', '.join(missing)}")
+        return found
+
+    # --- objects --------------------------------------------------------------------------
+
+    def object(self, object_id: str) -> ObjectRecord:
+        """Everything about one object: summary, light curve, cutouts, annotations.
+
+        Raises
+        ------
+        ObjectNotFoundError
+            If no object has that id (the message suggests near ids).
+        """
+        if not isinstance(object_id, str) or not object_id.strip():
+            raise ArgumentError(f"objectId must be a string like 'ZTF21abiuvdk', got {object_id!r}")
+        object_id = object_id.strip()
+        with self.engine.connect() as connection:
+            summary = object_storage.summary(connection, object_id)
+            near = [] if summary else object_storage.ids_like(connection, object_id[:7])
+        if summary is None:
+            hint = f"; similar ids: {', '.join(near)}" if near else ""
+            raise ObjectNotFoundError(f"no object {object_id!r} in the archive{hint}")
+        return ObjectRecord(self, summary)
+
+    def annotate(
+        self, object_id: str, tags: Sequence[str] = (), comment: str = "", public: bool = True
+    ) -> int:
+        """Annotate an object with tags and a comment; returns the annotation id."""
+        return self.annotations.add(object_id, tags=tags, comment=comment, public=public)
+
+    # --- survey -----------------------------------------------------------------------------
+
+    def coverage(self, since: Any = None, until: Any = None) -> Any:
+        """What the survey observed per night, field and band between two times."""
+        since_jd, until_jd = to_jd(since, "since"), to_jd(until, "until")
+        with self.engine.connect() as connection:
+            return self._deliver(object_storage.survey_coverage(connection, since_jd, until_jd))
+
+    def status(self) -> dict[str, Any]:
+        """The ingestion status page's figures (see ``lasair-nb status``)."""
+        with self.engine.connect() as connection:
+            status = status_storage.ingest_status(connection)
+        figures = dict(status.__dict__)
+        figures["minutes_since"] = status.minutes_since
+        return figures
+
+    def _annotations_of(self, object_id: str) -> pd.DataFrame:
+        with self.engine.connect() as connection:
+            return annotation_storage.search(connection, object_id=object_id)

@@ -1,0 +1,120 @@
+"""The whole platform on one machine: archive, reaper, broker, simulated stream, ingester.
+
+``lasair-nb up`` (and ``make up``) starts what is not running yet; ``down`` stops
+it all. Each service is a detached process with its log under
+``$LASAIR_HOME/run/<name>/log``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+from lasair_nb.archive import engine as database
+from lasair_nb.archive import migrate
+from lasair_nb.errors import DatabaseError
+from lasair_nb.server.broker import Broker
+from lasair_nb.server.embedded import EmbeddedServer
+from lasair_nb.server.processes import ManagedProcess
+from lasair_nb.server.reaper import Reaper
+from lasair_nb.settings import Settings
+
+ALL_NIGHTS = "ztf_.*_programid1"
+NIGHT_TOPIC = "ztf_{date}_programid1"
+
+
+class Platform:
+    """Start and stop the services of a deployment."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reaper = ManagedProcess(settings.home_dir, "reaper")
+        self.ingester = ManagedProcess(settings.home_dir, "ingester")
+        self.simulator = ManagedProcess(settings.home_dir, "simulator")
+
+    def _broker(self) -> Broker:
+        return Broker(self.settings.home_dir)
+
+    @staticmethod
+    def _command(*args: str) -> list[str]:
+        return [sys.executable, "-m", "lasair_nb.cli", *args]
+
+    def _start_reaper(self, url: str) -> str:
+        """Start the reaper if the owner may see and signal users' sessions; its line."""
+        engine = database.create_engine(url)
+        try:
+            Reaper(engine, self.settings).check()
+        except DatabaseError as error:
+            return f"reaper     NOT started: {error}"
+        finally:
+            engine.dispose()
+        self.reaper.start(self._command("reaper"))
+        return (
+            f"reaper     user statements > {self.settings.sql_timeout:g} s cancelled, idle "
+            f"transactions > {self.settings.idle_transaction_timeout:g} s ended; "
+            f"log {self.reaper.log}"
+        )
+
+    def up(self, simulate: bool = True) -> Iterator[str]:
+        """Start every service that is not running; yield a line per service."""
+        settings = self.settings
+        if settings.db_url is None:
+            server = EmbeddedServer(settings.pgdata).start()
+            migrate.ensure_database(settings)
+            url = server.url(settings.db_name)
+        else:
+            url = database.database_url(settings)
+        revision = migrate.upgrade(url)
+        yield f"archive    {url}  (schema {revision})"
+
+        yield self._start_reaper(url)
+
+        servers = self._broker().start(settings.broker_port)
+        yield f"broker     {servers}  (Tansu, topics in memory)"
+
+        self.ingester.start(
+            self._command(
+                "-v",
+                "ingest",
+                "kafka",
+                "--servers",
+                servers,
+                "--topic",
+                ALL_NIGHTS,
+                "--group",
+                "lasair-nb",
+            ),
+        )
+        yield f"ingester   consuming {ALL_NIGHTS}; log {self.ingester.log}"
+
+        if simulate:
+            self.simulator.start(
+                self._command(
+                    "simulate",
+                    "--objects",
+                    str(settings.demo_objects),
+                    "--nights",
+                    str(settings.demo_nights),
+                    "--kafka",
+                    servers,
+                    "--topic",
+                    NIGHT_TOPIC,
+                    "--every",
+                    str(settings.demo_night_interval),
+                    "--no-progress",
+                ),
+            )
+            yield (
+                f"simulator  {settings.demo_objects} sources, a night every "
+                f"{settings.demo_night_interval:g} s; log {self.simulator.log}"
+            )
+
+    def down(self) -> Iterator[str]:
+        """Stop the simulator, the ingester (finishing its batch), broker, reaper and archive."""
+        for name, service in (("simulator", self.simulator), ("ingester", self.ingester)):
+            yield f"{name:<10} {'stopped' if service.stop() else 'not running'}"
+        yield f"{'broker':<10} {'stopped' if self._broker().stop() else 'not running'}"
+        yield f"{'reaper':<10} {'stopped' if self.reaper.stop() else 'not running'}"
+        if self.settings.db_url is None:
+            stopped = EmbeddedServer(self.settings.pgdata).stop()
+            yield f"{'archive':<10} {'stopped' if stopped else 'not running'}"
