@@ -68,7 +68,7 @@ def start_ingester(servers: str, topic: str, url: str, batch: int) -> subprocess
     command = [
         sys.executable,
         "-m",
-        "lasair_nb.cli.main",
+        "lasair_nb.cli",
         "ingest",
         "kafka",
         "--servers",

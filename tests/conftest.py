@@ -24,6 +24,8 @@ make_seeded_archive
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,7 +57,7 @@ def legacy_alert_files(shared_data: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     external = os.environ.get("LASAIR_DB_URL")
     if external:
         yield (
@@ -64,12 +66,16 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             .render_as_string(hide_password=False)
         )
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "pgdata")
+    # Not under pytest's basetemp: another pytest run resets that tree to mode 0700,
+    # and the server runs as the `pgserver` user when the tests run as root.
+    home = Path(tempfile.mkdtemp(prefix="lasair-test-pg-"))
+    server = EmbeddedServer(home / "pgdata")
     status = server.start()
     try:
         yield status.url("postgres")
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

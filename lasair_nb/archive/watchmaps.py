@@ -56,15 +56,23 @@ def objects_inside(
 ) -> pd.DataFrame:
     """Objects inside a watchmap, detected since ``since_jd`` if given."""
     t, o = watchmap_tiles.c, objects.c
-    query = (
+    # The objects of each range in turn, by the index on hpx: a lateral subquery behind
+    # an OFFSET 0 fence, so that a selective ``since`` never makes the planner compare
+    # every recent object with every range.
+    inside = (
         sa.select(objects)
-        .join(
-            watchmap_tiles, sa.and_(o.hpx >= sa.func.lower(t.tile), o.hpx < sa.func.upper(t.tile))
-        )
+        .where(o.hpx >= sa.func.lower(t.tile), o.hpx < sa.func.upper(t.tile))
+        .offset(0)
+        .lateral("o")
+    )
+    query = (
+        sa.select(inside)
+        .select_from(watchmap_tiles)
+        .join(inside, sa.true())
         .where(t.watchmap_id == watchmap_id)
-        .order_by(o.objectid)
+        .order_by(inside.c.objectid)
     )
     if since_jd is not None:
-        query = query.where(o.jdmax >= since_jd)
+        query = query.where(inside.c.jdmax >= since_jd)
     result = connection.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))

@@ -98,8 +98,11 @@ class ObjectRecord:
         return SkyCoord(self._summary["ra"] * u.deg, self._summary["dec"] * u.deg)
 
     @property
-    def features(self) -> pd.DataFrame:
+    def features(self) -> Any:
         """Light-curve features per band (rows: g, r, i; columns: the feature names)."""
+        return self.archive._deliver(self._features())
+
+    def _features(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 name: [self._summary.get(f"{name}_{band}") for band in BANDS.values()]
@@ -115,13 +118,13 @@ class ObjectRecord:
         return {key: self._summary.get(key) for key in keys}
 
     @property
-    def annotations(self) -> pd.DataFrame:
+    def annotations(self) -> Any:
         """Annotations of this object visible to you (tags, comments, who, when)."""
-        return self.archive._annotations_of(self.object_id)
+        return self.archive._deliver(self.archive._annotations_of(self.object_id))
 
     # --- light curve ----------------------------------------------------------------------
 
-    def lightcurve(self, kind: str = "mag") -> pd.DataFrame:
+    def lightcurve(self, kind: str = "mag") -> Any:
         """Detections, non-detections and forced photometry in one table.
 
         Parameters
@@ -140,6 +143,9 @@ class ObjectRecord:
             the values of ``kind`` with errors, and ``upper_limit`` (True where the
             value is a 5-sigma limit).
         """
+        return self.archive._deliver(self._lightcurve(kind))
+
+    def _lightcurve(self, kind: str) -> pd.DataFrame:
         if kind not in KINDS:
             raise ArgumentError(f"unknown light-curve kind {kind!r}; accepted: {', '.join(KINDS)}")
         parts = [self._detections(kind), self._nondetections(kind), self._forced(kind)]
@@ -251,7 +257,7 @@ class ObjectRecord:
 
     # --- period ------------------------------------------------------------------------------
 
-    def fold(self, period: float | u.Quantity | None = None, kind: str = "mag") -> pd.DataFrame:
+    def fold(self, period: float | u.Quantity | None = None, kind: str = "mag") -> Any:
         """The light curve folded on a period.
 
         Parameters
@@ -269,7 +275,7 @@ class ObjectRecord:
             ``.attrs["period"]`` holds the period used.
         """
         if period is None:
-            features = self.features.dropna(subset=["period", "period_snr"])
+            features = self._features().dropna(subset=["period", "period_snr"])
             if not len(features):
                 raise ArgumentError(
                     f"{self.object_id} has no Lomb-Scargle period (too few detections); "
@@ -284,11 +290,11 @@ class ObjectRecord:
             ) from error
         if not math.isfinite(days) or days <= 0:
             raise ArgumentError(f"period must be a positive number of days, got {period!r}")
-        curve = self.lightcurve(kind)
+        curve = self._lightcurve(kind)
         curve = curve[curve["measurement"] != "nondetection"].copy()
         curve["phase"] = np.mod(curve["jd"] - curve["jd"].min(), days) / days
         curve.attrs["period"] = days
-        return curve.sort_values("phase").reset_index(drop=True)
+        return self.archive._deliver(curve.sort_values("phase").reset_index(drop=True))
 
     # --- images and neighbours --------------------------------------------------------------
 
@@ -310,10 +316,12 @@ class ObjectRecord:
         stamps = [_stamp(bytes(data)) for data in (row.science, row.template, row.difference)]
         return Cutouts(candid, *stamps)
 
-    def neighbours(self, radius: float | u.Quantity = 30.0) -> pd.DataFrame:
+    def neighbours(self, radius: float | u.Quantity = 30.0) -> Any:
         """Other objects within ``radius`` (arcsec, default 30), nearest first."""
         found = self.archive._cone(self.position, radius=radius)
-        return found[found["objectid"] != self.object_id].reset_index(drop=True)
+        return self.archive._deliver(
+            found[found["objectid"] != self.object_id].reset_index(drop=True)
+        )
 
     # --- JSON ------------------------------------------------------------------------------------
 
@@ -340,6 +348,6 @@ class ObjectRecord:
                 pd.concat([detections, limits], ignore_index=True).sort_values("jd")
             ),
             "forcedphot": records(self._table("forced_photometry")),
-            "annotations": records(self.annotations),
+            "annotations": records(self.archive._annotations_of(self.object_id)),
         }
         return json.dumps(document)

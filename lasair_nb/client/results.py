@@ -48,12 +48,18 @@ def unit_of(column: str) -> u.UnitBase | None:
 
 def to_table(frame: pd.DataFrame) -> Table:
     """A DataFrame as an astropy Table with units; ``frame.attrs`` becomes ``meta``."""
-    table = Table.from_pandas(frame.reset_index(drop=True))
+    attrs = dict(frame.attrs)
+    keep_index = any(name is not None for name in frame.index.names)
+    frame = frame.reset_index(drop=not keep_index)  # a named index (band) becomes a column
+    for column in frame.columns:  # astropy takes naive datetimes (as UTC), not tz-aware ones
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    table = Table.from_pandas(frame)
     for name in table.colnames:
         unit = unit_of(name)
         if unit is not None and table[name].dtype.kind in "fi":
             table[name].unit = unit
-    table.meta.update(frame.attrs)
+    table.meta.update(attrs)
     return table
 
 

@@ -400,6 +400,7 @@ def test_periodic_isdiffpos_and_dc_magnitude_follow_the_true_light_curve(
 # ------------------------------------------------------------------- light curves
 
 
+@pytest.mark.slow
 def test_periods_of_periodic_variables_are_recovered() -> None:
     """Most periods come back from the DC light curves of 24 nights (+30 days of history).
 

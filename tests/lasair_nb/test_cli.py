@@ -33,6 +33,7 @@ def env_for(tmp_path: Path):
     return make
 
 
+@pytest.mark.slow
 def test_new_user_session_on_the_embedded_server(env_for, ztf_alert_files: list[Path]) -> None:
     """The README's first steps: start, ingest, query, stop."""
     env = env_for(None)
@@ -70,6 +71,7 @@ def test_new_user_session_on_the_embedded_server(env_for, ztf_alert_files: list[
     assert lasair_nb("db", "status", env=env).returncode == 1
 
 
+@pytest.mark.slow
 def test_external_server_is_used_and_never_started(
     env_for, archive_url: str, ztf_alert_files: list[Path], tmp_path: Path
 ) -> None:
@@ -91,6 +93,7 @@ def test_external_server_is_used_and_never_started(
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
+@pytest.mark.slow
 def test_sql_formats_and_refusals(env_for, archive_url: str, ztf_alert_files: list[Path]) -> None:
     env = env_for(archive_url)
     assert (
@@ -124,6 +127,7 @@ def test_sql_formats_and_refusals(env_for, archive_url: str, ztf_alert_files: li
     ) == [{"n": 3}]
 
 
+@pytest.mark.slow
 def test_users_commands(env_for, archive_url: str) -> None:
     env = env_for(archive_url)
     name = f"dana_{os.getpid()}"

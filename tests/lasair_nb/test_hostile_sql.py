@@ -116,6 +116,7 @@ def test_corpus_is_large_enough() -> None:
     assert len(HOSTILE) >= 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["administrator", "user"])
 def test_hostile_sql_is_refused_or_cancelled_and_nothing_changes(
     archive_url: str, who: str

@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the whole platform: archive, broker, simulator, ingester
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -292,6 +292,7 @@ def command_env(tmp_path: Path, archive_url: str, **settings: str) -> dict[str, 
     return env
 
 
+@pytest.mark.slow
 def test_reaper_once_command_sweeps_and_exits(
     tmp_path: Path, archive_url: str, connect: Connect, make_user
 ) -> None:
@@ -310,6 +311,7 @@ def test_reaper_once_command_sweeps_and_exits(
     assert run(idle, "SELECT 1") == [(1,)]
 
 
+@pytest.mark.slow
 def test_reaper_command_cancels_a_runaway_and_stops_on_sigterm(
     tmp_path: Path, archive_url: str, connect: Connect, make_user
 ) -> None:

@@ -114,25 +114,23 @@ def _tiles_of_stored_maps() -> None:
     stored = connection.execute(sa.text("SELECT id, skymap FROM skymaps ORDER BY id")).all()
     for skymap_id, data in stored:
         tiles = read_skymap(bytes(data)).tiles()
-        buffer = io.StringIO()
         distances = tiles.distmu is not None
-        for row in zip(
-            tiles.lo.tolist(),
-            tiles.hi.tolist(),
-            tiles.probdensity.tolist(),
-            *((tiles.distmu, tiles.distsigma, tiles.distnorm) if distances else ()),
-            strict=True,
+        columns = [tiles.probdensity]
+        if distances:
+            columns += [tiles.distmu, tiles.distsigma, tiles.distnorm]
+        buffer = io.StringIO()
+        for lo, hi, *values in zip(
+            tiles.lo.tolist(), tiles.hi.tolist(), *(c.tolist() for c in columns), strict=True
         ):
-            values = [repr(value) for value in row[2:]]
-            buffer.write(f'"[{row[0]},{row[1]})",{",".join(values)}\n')
+            buffer.write(f'"[{lo},{hi})",{",".join(map(repr, values))}\n')
         buffer.seek(0)
-        columns = "tile, probdensity" + (", distmu, distsigma, distnorm" if distances else "")
+        names = "tile, probdensity" + (", distmu, distsigma, distnorm" if distances else "")
         connection.exec_driver_sql(
             "CREATE TEMP TABLE staging_skymap_tiles (tile int8range, probdensity float8,"
             " distmu float8, distsigma float8, distnorm float8) ON COMMIT DROP"
         )
         connection.connection.cursor().copy_expert(
-            f"COPY staging_skymap_tiles ({columns}) FROM STDIN WITH (FORMAT csv)", buffer
+            f"COPY staging_skymap_tiles ({names}) FROM STDIN WITH (FORMAT csv)", buffer
         )
         connection.exec_driver_sql(
             "INSERT INTO skymap_tiles"
