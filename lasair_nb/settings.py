@@ -93,7 +93,8 @@ class Settings(BaseSettings):
         le=300,
         description=(
             "Kafka consumer session timeout, in seconds: how long the group waits for a silent "
-            "ingester before giving its partitions to others (and to its restarted self)."
+            "ingester before giving its partitions to others (and to its restarted self). On "
+            "the embedded broker a restart after kill -9 takes about 1.8 times this."
         ),
     )
     demo_objects: int = Field(

@@ -37,7 +37,8 @@ REGEX_CHARACTERS = re.compile(r"[\\^$.|?*+()\[\]{}]")
 MAX_BACKOFF_S = 30.0
 MAX_CONFLICT_RETRIES = 5
 ASSIGNMENT_WAIT_S = 60.0
-"""With ``stop_when_idle``: give up if no partition is assigned this long after subscribing."""
+"""With ``stop_when_idle``: give up if no partition is assigned this long after subscribing
+(or after two session timeouts and 10 s, if longer: a restart takes about 1.8 of them)."""
 MAX_HEARTBEAT_MS = 3_000
 """librdkafka's default heartbeat interval; shorter for short sessions (a quarter of them)."""
 
@@ -59,11 +60,21 @@ class KafkaSettings:
     """How to consume: servers, topic pattern, group, batching and group session.
 
     ``session_timeout`` (seconds) becomes ``session.timeout.ms`` unless
-    ``consumer_config`` sets that itself. On Tansu it decides how soon an ingester
-    restarted after ``kill -9`` gets its partitions back: the broker drops the dead
-    member only after a session timeout, and the new join then waits about half of
-    one more, so a restart takes about 1.8 session timeouts (about 36 s for the
-    default 20 s; librdkafka's own 45 s default took about 80 s).
+    ``consumer_config`` sets that itself. On the embedded Tansu broker it decides
+    how soon an ingester restarted after ``kill -9`` gets its partitions back.
+    Tansu holds every JoinGroup for half a session timeout and a SyncGroup for up
+    to 0.8 of one, and drops the dead member (still the group's leader) only a
+    session timeout after its last heartbeat; so the restarted ingester joins,
+    fails to sync, joins again and is assigned after about 1.8 session timeouts:
+    about 40 s with the default 20 s, about 80 s with librdkafka's 45 s.
+
+    Tansu keeps the session timeout of whichever member created the group, for as
+    long as the broker runs; a changed setting applies to groups created after it.
+
+    Static membership (``group.instance.id``) rejoins faster on Tansu (about half
+    a session timeout plus 3 s) but is not used: Tansu never drops a static
+    member, so the partitions of an ingester that is stopped or killed and not
+    restarted stay assigned to it, unread, for as long as the broker runs.
     """
 
     servers: str
@@ -105,6 +116,7 @@ class KafkaIngester:
         self._broker_down_since: float | None = None
         self._last_activity = time.monotonic()
         self._assigned = False
+        self._assignment_wait = max(ASSIGNMENT_WAIT_S, 2 * self._session_seconds() + 10)
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         """Finish the current batch, commit and return from :meth:`run`."""
@@ -131,9 +143,19 @@ class KafkaIngester:
         }
         config.update(self.settings.consumer_config)
         if "heartbeat.interval.ms" not in self.settings.consumer_config:
-            session_ms = int(float(str(config["session.timeout.ms"])))
+            session_ms = round(self._session_seconds() * 1000)
             config["heartbeat.interval.ms"] = max(1, min(MAX_HEARTBEAT_MS, session_ms // 4))
         return config
+
+    def _session_seconds(self) -> float:
+        """The session timeout in effect: ``session.timeout.ms`` if given, else ours."""
+        given = self.settings.consumer_config.get("session.timeout.ms")
+        if given is None:
+            return self.settings.session_timeout
+        try:
+            return float(str(given)) / 1000
+        except ValueError:
+            return self.settings.session_timeout  # librdkafka will reject it
 
     def _consumer(self) -> Consumer:
         return Consumer(self.consumer_config())
@@ -203,7 +225,11 @@ class KafkaIngester:
         topic = subscription(self.settings.topic)
         consumer.subscribe([topic], on_assign=self._on_assign)
         log.info(
-            "consuming %s from %s as group %s", topic, self.settings.servers, self.settings.group
+            "consuming %s from %s as group %s (session timeout %g s)",
+            topic,
+            self.settings.servers,
+            self.settings.group,
+            self._session_seconds(),
         )
         return consumer
 
@@ -225,7 +251,7 @@ class KafkaIngester:
         if not self._assigned:
             # Joining a group (and waiting out a crashed member's session) takes a
             # while; idleness counts from the first assignment.
-            if idle >= max(ASSIGNMENT_WAIT_S, self.settings.stop_when_idle):
+            if idle >= max(self._assignment_wait, self.settings.stop_when_idle):
                 log.warning("no partition assigned after %.0f s: is the topic right?", idle)
                 return True
             return False

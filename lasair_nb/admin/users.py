@@ -56,6 +56,8 @@ def check_name(name: str) -> str:
             f"invalid user name {name!r}: use 1-63 lower-case letters, digits and _, "
             "starting with a letter or _"
         )
+    if name in roles.SQL_KEYWORDS:
+        raise UserError(f"user name {name!r} is an SQL keyword; choose another")
     if name in RESERVED or name.startswith(("pg_", "lasair_")):
         raise UserError(f"user name {name!r} is reserved; choose another")
     return name

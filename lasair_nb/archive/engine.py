@@ -93,6 +93,18 @@ def connect_raw(url: str | None = None) -> psycopg2.extensions.connection:
     return psycopg2.connect(**arguments)
 
 
+def unreachable(error: sa.exc.DBAPIError, url: sa.URL | str | None = None) -> DatabaseError:
+    """The DatabaseError for a failed connection: where to, and why, without the password."""
+    where = ""
+    if url is not None:
+        where = " at " + sa.make_url(url).render_as_string(hide_password=True)
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    return DatabaseError(
+        f"cannot connect to the archive{where}: {reason}; check the user and password "
+        "(LASAIR_USER/LASAIR_PASSWORD) and that the server runs (`lasair-nb db status`)"
+    )
+
+
 def current_user(connection: sa.Connection) -> tuple[str, bool]:
     """The connection's role, and whether it may write the archive (its owner or a superuser)."""
     name, privileged = connection.execute(

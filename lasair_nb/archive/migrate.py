@@ -58,7 +58,8 @@ def upgrade(url: str | None = None) -> str:
     try:
         command.upgrade(alembic_config(url), "head")
     except sa.exc.OperationalError as error:
-        raise DatabaseError(f"cannot migrate the archive at {url}: {error.orig}") from error
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        raise DatabaseError(f"cannot migrate the archive at {shown}: {error.orig}") from error
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:

@@ -8,8 +8,12 @@ and row-level security of migration 0003.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
 from lasair_nb.archive.schema import annotations, queries, skymaps, watchlists, watchmaps
+
+SQL_KEYWORDS = frozenset(RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS)
+"""Words PostgreSQL gives a meaning in a role's place (``user``, ``all``, ``none``, …)."""
 
 USER_GROUP = "lasair_user"
 ADMIN_GROUP = "lasair_admin"

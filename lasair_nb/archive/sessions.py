@@ -10,9 +10,16 @@ A user session *overruns* when it is
 
 * ``active`` and its statement started more than ``statement_seconds`` ago: it is
   cancelled (``pg_cancel_backend``: the statement fails, the session lives);
+* running anything else (``active``, or a ``fastpath function call``) that started
+  more than ``statement_seconds`` ago: it is cancelled too;
 * ``idle in transaction`` (or ``(aborted)``) and has been so for more than
   ``idle_seconds``: it is terminated (``pg_terminate_backend``), which rolls its
-  transaction back and releases its locks.
+  transaction back and releases its locks;
+* in a transaction that began more than ``statement_seconds + idle_seconds`` ago,
+  whatever it is doing now: it is terminated. A session that keeps a lock by
+  running short statements now and then, never idle for long, is ended this way
+  (the user's own transaction can last no longer than one statement at its
+  ceiling and one idle pause at its ceiling together).
 
 Seeing other roles' sessions needs superuser or ``pg_read_all_stats`` (without it
 their state and start times read as NULL and nothing is ever found); signalling
@@ -38,9 +45,21 @@ TERMINATE = "terminate"
 _OVERRUNS = """
 WITH overruns AS (
     SELECT a.pid, a.usename AS "user", a.datname AS database, a.state,
-           CASE WHEN a.state = 'active' THEN 'cancel' ELSE 'terminate' END AS action,
+           CASE WHEN a.xact_start < clock_timestamp() - make_interval(secs => :transaction_seconds)
+                     OR a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+                THEN 'terminate' ELSE 'cancel' END AS action,
+           CASE WHEN a.xact_start < clock_timestamp() - make_interval(secs => :transaction_seconds)
+                THEN 'transaction'
+                WHEN a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+                THEN 'idle'
+                ELSE 'statement' END AS reason,
            extract(epoch FROM clock_timestamp()
-                   - CASE WHEN a.state = 'active' THEN a.query_start ELSE a.state_change END)
+                   - CASE WHEN a.xact_start
+                               < clock_timestamp() - make_interval(secs => :transaction_seconds)
+                          THEN a.xact_start
+                          WHEN a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+                          THEN a.state_change
+                          ELSE a.query_start END)
                AS seconds,
            left(a.query, :query_chars) AS query
     FROM pg_stat_activity a
@@ -54,13 +73,15 @@ WITH overruns AS (
       AND pg_has_role(r.oid, :group, 'MEMBER')
       {database_filter}
       AND (
-          (a.state = 'active'
+          (a.state NOT IN ('idle', 'idle in transaction', 'idle in transaction (aborted)',
+                           'disabled')
            AND a.query_start < clock_timestamp() - make_interval(secs => :statement_seconds))
           OR (a.state IN ('idle in transaction', 'idle in transaction (aborted)')
               AND a.state_change < clock_timestamp() - make_interval(secs => :idle_seconds))
+          OR a.xact_start < clock_timestamp() - make_interval(secs => :transaction_seconds)
       )
 )
-SELECT pid, "user", database, state, action, seconds, query, {signal} AS signalled
+SELECT pid, "user", database, state, action, reason, seconds, query, {signal} AS signalled
 FROM overruns
 ORDER BY pid
 """
@@ -83,7 +104,10 @@ class Overrun:
     state
         ``active``, ``idle in transaction`` or ``idle in transaction (aborted)``.
     action
-        ``cancel`` (a statement) or ``terminate`` (an idle transaction).
+        ``cancel`` (a statement) or ``terminate`` (the session).
+    reason
+        ``statement`` (ran too long), ``idle`` (sat idle in a transaction too long) or
+        ``transaction`` (its transaction is older than both limits together).
     seconds
         How long the statement has run, or the transaction has sat idle.
     query
@@ -97,6 +121,7 @@ class Overrun:
     database: str
     state: str
     action: str
+    reason: str
     seconds: float
     query: str
     signalled: bool | None
@@ -119,6 +144,7 @@ def _overruns(
         "group": USER_GROUP,
         "statement_seconds": float(statement_seconds),
         "idle_seconds": float(idle_seconds),
+        "transaction_seconds": float(statement_seconds) + float(idle_seconds),
     }
     if database is not None:
         parameters["database"] = database
@@ -130,6 +156,7 @@ def _overruns(
             database=row.database,
             state=row.state,
             action=row.action,
+            reason=row.reason,
             seconds=float(row.seconds),
             query=row.query or "",
             signalled=row.signalled,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ import psycopg2.extensions
 import sqlalchemy as sa
 from pglast.visitors import Visitor
 
-from lasair_nb.errors import QueryError
+from lasair_nb.errors import DatabaseError, QueryError
 
 READER_ROLE = "lasair_reader"
 """The role user SQL of an archive owner runs as: it can read and nothing else."""
@@ -129,14 +130,29 @@ def run_select(
     effective = timeout if ceiling is None else min(timeout, ceiling)
     cursor.execute("SET TRANSACTION READ ONLY")
     # Rounded up to whole milliseconds: a tiny timeout must never become 0 (no limit).
-    cursor.execute("SET LOCAL statement_timeout = %s", (max(1, math.ceil(effective * 1000)),))
+    milliseconds = max(1, math.ceil(effective * 1000))
+    deadline = time.monotonic() + effective
     try:
-        # A cursor takes only a query, and pages without re-running it.
+        # A cursor takes only a query, and pages without re-running it. The timeout is
+        # set again before each statement, for what is left of it: rows the MOVE skips
+        # may run set_config('statement_timeout', ...) and must not lift it for the FETCH.
+        cursor.execute("SET LOCAL statement_timeout = %s", (milliseconds,))
         cursor.execute(f"DECLARE lasair_query NO SCROLL CURSOR FOR {sql}")
-        if offset:
-            cursor.execute(f"MOVE FORWARD {int(offset)} IN lasair_query")
-        cursor.execute(f"FETCH FORWARD {int(limit) + 1} FROM lasair_query")
+        for step in (
+            f"MOVE FORWARD {int(offset)} IN lasair_query" if offset else None,
+            f"FETCH FORWARD {int(limit) + 1} FROM lasair_query",
+        ):
+            if step is None:
+                continue
+            left = max(1, math.ceil((deadline - time.monotonic()) * 1000))
+            cursor.execute("SET LOCAL statement_timeout = %s", (left,))
+            cursor.execute(step)
     except psycopg2.Error as error:
+        if connection.closed or isinstance(error, psycopg2.InterfaceError):
+            raise DatabaseError(
+                "the connection to the archive was lost while the query ran "
+                f"({_first_line(error)}); try again, and if it keeps happening ask the operators"
+            ) from error
         connection.rollback()
         raise _query_error(connection, error, sql, effective) from error
     columns = [column.name for column in cursor.description]
@@ -144,8 +160,18 @@ def run_select(
     return QueryResult(columns, rows[:limit], len(rows) > limit, effective)
 
 
+def _first_line(error: psycopg2.Error) -> str:
+    text = (error.pgerror or str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def reset_session(connection: psycopg2.extensions.connection) -> None:
-    """Roll back and discard session state (advisory locks, plans, settings) a query left."""
+    """Roll back and discard session state (advisory locks, plans, settings) a query left.
+
+    Does nothing on a connection that is already closed (the caller discards it).
+    """
+    if connection.closed:
+        return
     connection.rollback()
     connection.autocommit = True
     try:
@@ -158,7 +184,7 @@ def reset_session(connection: psycopg2.extensions.connection) -> None:
 def _query_error(
     connection: psycopg2.extensions.connection, error: psycopg2.Error, sql: str, timeout: float
 ) -> QueryError:
-    message = (error.pgerror or str(error)).strip().splitlines()[0]
+    message = _first_line(error)
     if isinstance(error, psycopg2.errors.QueryCanceled):
         return QueryError(f"query exceeded {timeout:g} s (statement timeout) and was cancelled")
     if isinstance(error, psycopg2.errors.ReadOnlySqlTransaction):

@@ -318,6 +318,17 @@ def down(args: argparse.Namespace) -> int:
 # --- the parser -----------------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     """The argument parser of ``lasair-nb``, with the commands other packages register."""
     parser = argparse.ArgumentParser(
@@ -361,7 +372,9 @@ def _add_database_commands(cli: CommandLine) -> None:
 
     quarantine = cli.group("quarantine", "packets that failed to ingest")
     listing = quarantine.add_parser("list", help="id, time, source, size and reason of each")
-    listing.add_argument("--limit", type=int, default=100, help="most rows (default %(default)s)")
+    listing.add_argument(
+        "--limit", type=_positive, default=100, help="most rows (default %(default)s)"
+    )
     listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
     listing.set_defaults(handler=quarantine_list)
     show = quarantine.add_parser("show", help="one packet's record")

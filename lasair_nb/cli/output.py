@@ -47,7 +47,7 @@ def _seconds(value: float | None) -> str:
 def format_status(status: IngestStatus) -> str:
     """The ingestion status page as aligned text."""
     if status.last_batch_at is None:
-        rows = [("ingested", "nothing yet")]
+        rows = [("ingest", "nothing ingested yet")]
     else:
         rate = f"{status.last_rate:.0f} alerts/s last batch"
         if status.rate_last_hour is not None:

@@ -47,6 +47,8 @@ from lasair_nb.errors import ArgumentError, ObjectNotFoundError, QueryError, Tar
 from lasair_nb.settings import Settings, get_settings
 
 _NUMBER = (int, float, np.integer, np.floating)
+MAX_OFFSET = 2**31 - 1
+"""PostgreSQL's MOVE takes a 32-bit count."""
 
 
 def connect(
@@ -82,7 +84,10 @@ def connect(
         password = settings.password.get_secret_value()
     if user:
         address = address.set(username=user, password=password)
-    return Archive(archive_engine.create_engine(address), settings, output=output)
+    try:
+        return Archive(archive_engine.create_engine(address), settings, output=output)
+    except sa.exc.DBAPIError as error:
+        raise archive_engine.unreachable(error, address) from error
 
 
 class Archive:
@@ -206,8 +211,14 @@ class Archive:
             or not 1 <= limit <= maximum
         ):
             raise QueryError(f"limit must be a whole number from 1 to {maximum}, got {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
-            raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, (int, np.integer))
+            or not 0 <= offset < MAX_OFFSET
+        ):
+            raise QueryError(
+                f"offset must be a whole number from 0 to {MAX_OFFSET - 1}, got {offset!r}"
+            )
         if (
             isinstance(timeout, bool)
             or not isinstance(timeout, _NUMBER)
@@ -215,14 +226,20 @@ class Archive:
             or not 0 < timeout <= 3600
         ):
             raise QueryError(f"timeout must be seconds above 0 and at most 3600, got {timeout!r}")
-        connection = self._query_engine().raw_connection()
+        try:
+            connection = self._query_engine().raw_connection()
+        except sa.exc.DBAPIError as error:
+            raise archive_engine.unreachable(error) from error
         try:
             result = user_sql.run_select(
                 connection.driver_connection, text, int(limit), int(offset), float(timeout)
             )
         finally:
             try:
-                user_sql.reset_session(connection.driver_connection)
+                if connection.driver_connection.closed:
+                    connection.invalidate()  # the pool must not hand a dead connection out
+                else:
+                    user_sql.reset_session(connection.driver_connection)
             finally:
                 connection.close()
         frame = pd.DataFrame(result.rows, columns=result.columns)
@@ -378,7 +395,7 @@ class Archive:
         ObjectNotFoundError
             If no object has that id (the message suggests near ids).
         """
-        if not isinstance(object_id, str) or not object_id.strip():
+        if not isinstance(object_id, str) or not object_id.strip() or "\x00" in object_id:
             raise ArgumentError(f"objectId must be a string like 'ZTF21abiuvdk', got {object_id!r}")
         object_id = object_id.strip()
         with self.engine.connect() as connection:

@@ -17,6 +17,8 @@ import astropy.units as u
 import pandas as pd
 from astropy.table import Table
 
+from lasair_nb.errors import ArgumentError
+
 Output = Literal["pandas", "astropy"]
 OUTPUTS = ("pandas", "astropy")
 
@@ -47,8 +49,15 @@ def unit_of(column: str) -> u.UnitBase | None:
 
 
 def to_table(frame: pd.DataFrame) -> Table:
-    """A DataFrame as an astropy Table with units; ``frame.attrs`` becomes ``meta``."""
+    """A DataFrame as an astropy Table with units; ``frame.attrs`` becomes ``meta``.
+
+    Column names are made unique as astropy needs (a join's second ``ra`` becomes
+    ``ra_2``) and turned into strings.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"to_table takes a pandas DataFrame, not {type(frame).__name__}")
     attrs = dict(frame.attrs)
+    frame = frame.set_axis(_unique_names(frame.columns), axis="columns")
     keep_index = any(name is not None for name in frame.index.names)
     frame = frame.reset_index(drop=not keep_index)  # a named index (band) becomes a column
     for column in frame.columns:  # astropy takes naive datetimes (as UTC), not tz-aware ones
@@ -61,6 +70,15 @@ def to_table(frame: pd.DataFrame) -> Table:
             table[name].unit = unit
     table.meta.update(attrs)
     return table
+
+
+def _unique_names(columns: pd.Index) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for column in map(str, columns):
+        seen[column] = seen.get(column, 0) + 1
+        names.append(column if seen[column] == 1 else f"{column}_{seen[column]}")
+    return names
 
 
 def deliver(frame: pd.DataFrame, output: Output) -> Any:

@@ -47,6 +47,31 @@ TNS_MATCH_RADIUS = 1.5 * u.arcsec
 """Objects within this distance of a TNS object get its name, as in Lasair."""
 
 
+def _check_flags(**flags: Any) -> None:
+    for name, value in flags.items():
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise StoreError(f"{name} must be True or False, not {value!r}")
+
+
+def _watchlist_radius(radius: Any) -> float:
+    arcsec = float(as_radius(radius).to_value(u.arcsec))
+    if arcsec > 3600:
+        raise StoreError(f"a watchlist radius is at most 3600 arcsec, not {arcsec:g}")
+    return arcsec
+
+
+def _check_id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise StoreError(f"{what} must be a whole number (an id), not {value!r}")
+    return int(value)
+
+
+def _check_text(value: Any, what: str) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise StoreError(f"{what} must be a string, not {value!r}")
+    return value
+
+
 class _Store:
     """Shared plumbing: the archive, its engine, name resolution ('name' or 'owner/name')."""
 
@@ -84,6 +109,29 @@ class _Store:
 # --- watchlists ---------------------------------------------------------------------------
 
 
+def _positions(ra: pd.Series, dec: pd.Series) -> SkyCoord:
+    """Source positions: decimal degrees (numbers or text), else sexagesimal (RA in hours)."""
+    if not pd.api.types.is_numeric_dtype(ra):
+        as_numbers = pd.to_numeric(ra.astype(str).str.strip(' "'), errors="coerce")
+        if as_numbers.notna().all():
+            ra = as_numbers
+            dec = pd.to_numeric(dec.astype(str).str.strip(' "'), errors="coerce")
+    try:
+        if not pd.api.types.is_numeric_dtype(ra):  # sexagesimal, as catalogues give it
+            ra = ra.astype(str).str.strip(' "')
+            dec = dec.astype(str).str.strip(' "')
+            coords = SkyCoord(ra.to_numpy(), dec.to_numpy(), unit=(u.hourangle, u.deg))
+        else:
+            coords = SkyCoord(ra.to_numpy(float) * u.deg, dec.to_numpy(float) * u.deg)
+    except (ValueError, TypeError) as error:
+        raise StoreError(f"cannot read the source positions: {error}") from error
+    bad = ~(np.isfinite(coords.ra.deg) & np.isfinite(coords.dec.deg))
+    if bad.any():
+        rows = ", ".join(str(row + 1) for row in np.flatnonzero(bad)[:10])
+        raise StoreError(f"sources without a position (RA and Dec needed) in rows {rows}")
+    return coords
+
+
 def read_sources(sources: Any, radius: float | u.Quantity) -> pd.DataFrame:
     """Watchlist sources from an astropy Table, a DataFrame or a CSV path.
 
@@ -92,7 +140,10 @@ def read_sources(sources: Any, radius: float | u.Quantity) -> pd.DataFrame:
     ``radius`` in arcsec per source.
     """
     if isinstance(sources, (str, Path)):
-        sources = pd.read_csv(sources, skipinitialspace=True)
+        try:
+            sources = pd.read_csv(sources, skipinitialspace=True)
+        except (OSError, ValueError, pd.errors.ParserError) as error:
+            raise StoreError(f"cannot read the CSV {str(sources)!r}: {error}") from error
     elif isinstance(sources, Table):
         sources = sources.to_pandas()
     if not isinstance(sources, pd.DataFrame):
@@ -100,7 +151,7 @@ def read_sources(sources: Any, radius: float | u.Quantity) -> pd.DataFrame:
             "sources must be an astropy Table, a pandas DataFrame or a CSV path, "
             f"not {type(sources).__name__}"
         )
-    columns = {column.lower().strip(): column for column in sources.columns}
+    columns = {str(column).lower().strip(): column for column in sources.columns}
 
     def pick(*names: str, required: bool = True) -> str | None:
         for name in names:
@@ -121,23 +172,21 @@ def read_sources(sources: Any, radius: float | u.Quantity) -> pd.DataFrame:
     radius_col = pick("radius", "radius_arcsec", required=False)
     if len(sources) == 0:
         raise StoreError("the watchlist has no sources")
-    ra, dec = sources[ra_col], sources[dec_col]
-    try:
-        if not pd.api.types.is_numeric_dtype(ra):  # sexagesimal strings, as catalogues give
-            ra = ra.astype(str).str.strip(' "')
-            dec = dec.astype(str).str.strip(' "')
-            coords = SkyCoord(ra.to_numpy(), dec.to_numpy(), unit=(u.hourangle, u.deg))
-        else:
-            coords = SkyCoord(ra.to_numpy(float) * u.deg, dec.to_numpy(float) * u.deg)
-    except (ValueError, TypeError) as error:
-        raise StoreError(f"cannot read the source positions: {error}") from error
+    coords = _positions(sources[ra_col], sources[dec_col])
     default = as_radius(radius).to_value(u.arcsec)
-    radii = sources[radius_col].to_numpy(float) if radius_col else np.full(len(sources), default)
+    try:
+        radii = (
+            pd.to_numeric(sources[radius_col]).to_numpy(float)
+            if radius_col
+            else np.full(len(sources), default)
+        )
+    except (ValueError, TypeError) as error:
+        raise StoreError(f"the radius column must hold arcseconds: {error}") from error
     radii = np.where(np.isfinite(radii) & (radii > 0), radii, default)
     if np.any(radii > 3600):
         raise StoreError("a source radius is above 3600 arcsec; watchlists take small cones")
     names = (
-        sources[name_col].astype(str).to_numpy()
+        sources[name_col].astype(str).str.replace("\x00", "", regex=False).to_numpy()
         if name_col
         else np.array([f"source {n + 1}" for n in range(len(sources))])
     )
@@ -184,6 +233,7 @@ class WatchlistStore(_Store):
             What it is for.
         """
         named.check_name(name, "watchlist")
+        _check_flags(public=public, active=active)
         table = read_sources(sources, radius)
         with self.engine.begin() as connection:
             return watchlist_storage.create(
@@ -193,7 +243,7 @@ class WatchlistStore(_Store):
                 description=str(description),
                 public=bool(public),
                 active=bool(active),
-                radius_arcsec=float(as_radius(radius).to_value(u.arcsec)),
+                radius_arcsec=_watchlist_radius(radius),
             )
 
     def list(self) -> Any:
@@ -220,9 +270,10 @@ class WatchlistStore(_Store):
         description: str | None = None,
     ) -> None:
         """Change a watchlist of yours; ``sources`` replaces all its sources."""
+        _check_flags(public=public, active=active)
         changes = {"public": public, "active": active, "description": description}
         if radius is not None:
-            changes["radius_arcsec"] = float(as_radius(radius).to_value(u.arcsec))
+            changes["radius_arcsec"] = _watchlist_radius(radius)
         changes = {key: value for key, value in changes.items() if value is not None}
         with self.engine.begin() as connection:
             row = self._find_own(connection, name)
@@ -262,6 +313,26 @@ WATCHMAP_MAX_DEPTH = 20
 """Finest HEALPix depth of a watchmap drawn from a cone (~0.2″ cells)."""
 
 
+def _read_moc(path: str | Path) -> MOC:
+    if not Path(path).is_file():
+        raise StoreError(f"no MOC FITS file at {str(path)!r}")
+    try:
+        return MOC.from_fits(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StoreError(f"{str(path)!r} is not a MOC FITS file: {error}") from error
+
+
+def _cone(cone: Any) -> tuple[SkyCoord, Any]:
+    if (
+        not isinstance(cone, (tuple, list))
+        or len(cone) != 2
+        or not isinstance(cone[0], SkyCoord)
+        or not cone[0].isscalar
+    ):
+        raise StoreError("cone must be (centre, radius): one SkyCoord and a radius")
+    return cone[0], cone[1]
+
+
 class WatchmapStore(_Store):
     """Watchmaps: named sky areas (MOCs) whose objects a user follows."""
 
@@ -294,12 +365,15 @@ class WatchmapStore(_Store):
                 "give exactly one area: moc=MOC or FITS path, cone=(SkyCoord, radius), "
                 "polygon=SkyCoord vertices, or skymap=name with level"
             )
+        _check_flags(public=public, active=active)
         if isinstance(moc, (str, Path)):
-            moc = MOC.from_fits(moc)
+            moc = _read_moc(moc)
         elif cone is not None:
-            centre, radius = cone
+            centre, radius = _cone(cone)
             moc = cone_moc(centre, as_radius(radius), max_depth=WATCHMAP_MAX_DEPTH)
         elif polygon is not None:
+            if not isinstance(polygon, SkyCoord) or polygon.isscalar or len(polygon) < 3:
+                raise StoreError("polygon must be a SkyCoord of at least 3 vertices")
             moc = MOC.from_polygon_skycoord(polygon, max_depth=16)
         elif skymap is not None:
             moc = self.archive.skymaps.credible_region(skymap, level)[0]
@@ -502,6 +576,8 @@ class TagStore:
             return self.archive._deliver(annotation_storage.all_tags(connection))
 
     def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
         with self.archive.engine.connect() as connection:
             return name in annotation_storage.tag_names(connection)
 
@@ -514,6 +590,7 @@ class TagStore:
 
     def describe(self, name: str, description: str) -> None:
         """Change a tag's description."""
+        _check_text(name, "a tag")
         with self.archive.engine.begin() as connection:
             if not annotation_storage.describe_tag(connection, name, str(description)):
                 raise NotFoundError(
@@ -529,7 +606,13 @@ class AnnotationStore:
 
     @staticmethod
     def _check_tags(connection: sa.Connection, tags: Sequence[str]) -> list[str]:
-        tags = [tags] if isinstance(tags, str) else list(tags)
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, (list, tuple, set, frozenset)) or not all(
+            isinstance(tag, str) for tag in tags
+        ):
+            raise StoreError(f"tags must be a list of tag names, not {tags!r}")
+        tags = list(tags)
         known = annotation_storage.tag_names(connection)
         unknown = sorted({str(tag) for tag in tags} - known)
         if unknown:
@@ -543,6 +626,8 @@ class AnnotationStore:
         self, object_id: str, tags: Sequence[str] = (), comment: str = "", public: bool = True
     ) -> int:
         """Annotate an object; returns the annotation id."""
+        _check_text(comment, "comment")
+        _check_flags(public=public)
         if not tags and not comment:
             raise StoreError("an annotation needs tags, a comment, or both")
         with self.archive.engine.begin() as connection:
@@ -560,6 +645,9 @@ class AnnotationStore:
         public: bool | None = None,
     ) -> None:
         """Change an annotation of yours; the old version stays in the history."""
+        annotation_id = _check_id(annotation_id, "annotation_id")
+        _check_text(comment, "comment")
+        _check_flags(public=public)
         with self.archive.engine.begin() as connection:
             checked = None if tags is None else self._check_tags(connection, tags)
             if not annotation_storage.update(connection, annotation_id, checked, comment, public):
@@ -567,6 +655,7 @@ class AnnotationStore:
 
     def delete(self, annotation_id: int) -> None:
         """Delete an annotation of yours (its history remains)."""
+        annotation_id = _check_id(annotation_id, "annotation_id")
         with self.archive.engine.begin() as connection:
             if not annotation_storage.delete(connection, annotation_id):
                 raise NotFoundError(f"no annotation {annotation_id} of yours")
@@ -579,6 +668,13 @@ class AnnotationStore:
         object_id: str | None = None,
     ) -> Any:
         """Annotations visible to you with this tag / author / text in the comment / object."""
+        for what, value in (
+            ("tag", tag),
+            ("author", author),
+            ("text", text),
+            ("object_id", object_id),
+        ):
+            _check_text(value, what)
         with self.archive.engine.connect() as connection:
             return self.archive._deliver(
                 annotation_storage.search(connection, tag, author, text, object_id)
@@ -586,6 +682,7 @@ class AnnotationStore:
 
     def history(self, object_id: str) -> Any:
         """Every change to the annotations of an object: who, when, what."""
+        _check_text(object_id, "object_id")
         with self.archive.engine.connect() as connection:
             return self.archive._deliver(annotation_storage.history(connection, object_id))
 

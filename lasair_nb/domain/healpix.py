@@ -1,8 +1,10 @@
 """HEALPix covers of sky regions, as the order-29 index ranges the archive's ``hpx`` columns use.
 
-One rule for every cone (searches, watchlist sources, TNS matches, watchmaps):
-mocpy's ``MOC.from_cone(s)`` at the depth whose cells are about a quarter of the
-radius across, so the cover hugs the cone without holding millions of cells.
+One library for every cone (searches, watchlist sources, TNS matches, watchmaps):
+mocpy's ``MOC.from_cone`` / ``MOC.from_cones``, which cover a cone completely, at a
+depth chosen by :func:`cone_depth`: cells a quarter of the radius across for one
+search cone (a tight cover), as wide as the radius for the many cones of a
+watchlist (a few ranges each, small joins).
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ def to_jd(value: Any, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, Time):
+        if not value.isscalar:
+            raise ArgumentError(f"{name} is one time, not {value.size}")
         return float(value.utc.jd)
     if isinstance(value, bool):
         raise ArgumentError(f"{name}={value!r} is not a time; give a JD, ISO date or Time")
@@ -48,7 +50,7 @@ def to_jd(value: Any, name: str) -> float | None:
             # Dates past the leap-second table are fine for selecting detections.
             warnings.simplefilter("ignore", ErfaWarning)
             return float(Time(value, scale="utc").jd)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ArgumentError(
             f"{name}={value!r} is not a time; accepted: astropy Time, Julian date, "
             "ISO string ('2021-09-01'), datetime"
@@ -62,7 +64,8 @@ def jd_to_datetime(jd: npt.ArrayLike) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([], tz="UTC")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ErfaWarning)
-        times = Time(values, format="jd", scale="utc").to_datetime()
+        # A leap second (23:59:60) has no datetime: it shows as the next second's start.
+        times = Time(values, format="jd", scale="utc").to_datetime(leap_second_strict="silent")
     return pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(times), utc=True))
 
 

@@ -115,6 +115,11 @@ class ManagedProcess:
         finally:
             os.close(log)
         self.pid_file.write_text(json.dumps({"pid": pid, "argv": argv, "info": info or {}}))
+        # Until the child has exec'd, /proc shows this process's command line, and
+        # status() would call the service not running: wait for the exec (briefly).
+        deadline = time.monotonic() + 5.0
+        while _alive(pid) and _command_line(pid) != argv and time.monotonic() < deadline:
+            time.sleep(0.01)
         return pid
 
     def stop(self, timeout: float = 30.0) -> bool:

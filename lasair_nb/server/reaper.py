@@ -158,9 +158,13 @@ class Reaper:
         if overrun.action == sessions.CANCEL:
             done = "cancelled the statement of"
             why = f"running {overrun.seconds:.1f} s > {self.statement_limit:g} s limit"
-        else:
+        elif overrun.reason == "idle":
             done = "terminated the session of"
             why = f"idle in transaction {overrun.seconds:.1f} s > {self.idle_limit:g} s limit"
+        else:
+            done = "terminated the session of"
+            limit = self.statement_limit + self.idle_limit
+            why = f"transaction open {overrun.seconds:.1f} s > {limit:g} s limit"
         if overrun.signalled is False:
             done = f"could not {overrun.action} (already gone?)"
         query = " ".join(overrun.query.split())

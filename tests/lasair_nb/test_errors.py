@@ -3,14 +3,17 @@ tables a query names; the client can lower a user's time limit, never raise it."
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 import lasair_nb as ln
 from lasair_nb.admin.users import add_user
+from lasair_nb.archive.migrate import upgrade
 from lasair_nb.settings import Settings
 
 
@@ -126,3 +129,84 @@ def test_a_user_gets_the_default_ceiling(archive_url: str) -> None:
 def test_a_tiny_timeout_is_never_no_limit(archive: ln.Archive) -> None:
     with pytest.raises(ln.QueryError, match="exceeded"):
         archive.sql("SELECT pg_sleep(1)", timeout=0.0001)
+
+
+def test_rows_skipped_by_offset_cannot_lift_the_timeout(archive_url: str) -> None:
+    user = _user(archive_url)
+    started = time.monotonic()
+    with pytest.raises(ln.QueryError, match="exceeded"):
+        user.sql(
+            "SELECT set_config('statement_timeout', '0', true) AS s"
+            " UNION ALL SELECT pg_sleep(4)::text",
+            offset=1,
+            timeout=1,
+        )
+    assert time.monotonic() - started < 3
+    user.close()
+
+
+def test_a_lost_session_is_a_database_error_and_the_next_query_works(
+    archive: ln.Archive,
+) -> None:
+    with pytest.raises(ln.DatabaseError, match="connection to the archive was lost"):
+        archive.sql("SELECT pg_terminate_backend(pg_backend_pid())")
+    assert archive.sql("SELECT 1 AS one")["one"][0] == 1
+
+
+def test_unknown_users_and_servers_are_database_errors(archive_url: str) -> None:
+    with pytest.raises(ln.DatabaseError, match="cannot connect to the archive"):
+        ln.connect(archive_url, user="nobody_here", password="x")
+    secret = "s3cr3t-pw"
+    with pytest.raises(ln.DatabaseError) as raised:
+        upgrade(f"postgresql+psycopg2://owner:{secret}@127.0.0.1:9/lasair")
+    assert secret not in str(raised.value)
+
+
+def test_duplicate_column_names_still_make_a_table(archive_url: str) -> None:
+    tables = ln.connect(archive_url, output="astropy")
+    table = tables.sql("SELECT 1, 2")
+    assert len(table.colnames) == 2 and len(set(table.colnames)) == 2
+    joined = tables.query("*", "objects, candidates", "objects.objectid = 'ZTF21abiuvdk'")
+    assert len(joined) > 0
+    tables.close()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a: a.coverage(since={}),
+        lambda a: a.object("ZTF\x00x"),
+        lambda a: a.sql("SELECT 1", offset=2**40),
+        lambda a: a.watchlists.create("w", "/no/such/file.csv"),
+        lambda a: a.watchlists.create("w", pd.DataFrame({"ra": [1.0, None], "dec": [2.0, 3.0]})),
+        lambda a: a.watchlists.create("w", pd.DataFrame({0: [1.0], 1: [2.0]})),
+        lambda a: a.watchlists.create(
+            "w", pd.DataFrame({"ra": [1.0], "dec": [2.0], "radius": ["big"]})
+        ),
+        lambda a: a.watchlists.create("w", pd.DataFrame({"ra": [1.0], "dec": [2.0]}), public="no"),
+        lambda a: a.watchlists.create("w", pd.DataFrame({"ra": [1.0], "dec": [2.0]}), radius=7200),
+        lambda a: a.watchmaps.create("m", cone=("x", 1)),
+        lambda a: a.watchmaps.create("m", cone=5),
+        lambda a: a.watchmaps.create("m", polygon=[(1, 2)]),
+        lambda a: a.watchmaps.create("m", moc="/no/such.fits"),
+        lambda a: a.annotations.update("x", comment="c"),
+        lambda a: a.annotations.delete("x"),
+        lambda a: a.annotations.add("ZTF21abiuvdk", tags=5),
+        lambda a: a.annotations.search(tag=5),
+        lambda a: a.annotations.history(5),
+        lambda a: a.tags.describe(5, "x"),
+        lambda a: ln.to_table([1, 2]),
+    ],
+)
+def test_hostile_arguments_are_lasair_errors(archive: ln.Archive, call) -> None:
+    with pytest.raises(ln.LasairError):
+        call(archive)
+
+
+def test_decimal_degrees_written_as_text_are_degrees(archive: ln.Archive) -> None:
+    name = f"text-{uuid.uuid4().hex[:6]}"
+    archive.watchlists.create(name, pd.DataFrame({"ra": ["123.4"], "dec": ["-5.0"]}))
+    sources = archive.watchlists.get(name)
+    assert sources["ra"][0] == pytest.approx(123.4) and sources["dec"][0] == pytest.approx(-5.0)
+    archive.watchlists.delete(name)
+    assert [] not in archive.tags

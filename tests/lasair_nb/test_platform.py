@@ -39,7 +39,7 @@ def test_up_streams_simulated_nights_into_the_archive_and_down_stops_all(tmp_pat
     started = run("up")
     try:
         assert started.returncode == 0, started.stderr
-        for service in ("archive", "broker", "ingester", "simulator"):
+        for service in ("archive", "reaper", "broker", "ingester", "simulator"):
             assert service in started.stdout
         deadline = time.monotonic() + 150
         while True:

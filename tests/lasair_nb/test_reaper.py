@@ -215,6 +215,56 @@ def test_reaper_ends_an_idle_transaction_holding_a_lock_so_others_proceed(
     assert reaper.sweep() == []
 
 
+def test_reaper_ends_a_transaction_that_keeps_a_lock_by_never_sitting_idle(
+    owner_engine: sa.Engine, connect: Connect, make_user, database: str
+) -> None:
+    # Short statements every 0.2 s: never a long statement, never a long idle pause,
+    # but the lock is held for ever unless the transaction's age is limited.
+    reaper = Reaper(
+        owner_engine,
+        Settings(sql_timeout=3, idle_transaction_timeout=1),
+        grace=0.5,
+        database=database,
+    )  # ceilings: statement 3.5 s, idle 1.5 s, transaction 5 s
+    holder_name, holder_password = make_user("pinger")
+    holder = connect(holder_name, holder_password)
+    run(holder, "SET statement_timeout = 0")
+    run(holder, "SET idle_in_transaction_session_timeout = 0")
+    holder.autocommit = False
+    run(holder, "LOCK TABLE watchlists IN ACCESS EXCLUSIVE MODE")
+    stop = threading.Event()
+
+    def ping() -> None:
+        while not stop.is_set():
+            try:
+                run(holder, "SELECT 1")
+            except psycopg2.Error:
+                return
+            time.sleep(0.2)
+
+    pinger = threading.Thread(target=ping, daemon=True)
+    pinger.start()
+    waiter = Statement(connect(*make_user("blocked")), "SELECT count(*) FROM watchlists")
+    time.sleep(2.5)  # blocked from here until the holder goes: less than its own 3.5 s
+    assert reaper.sweep() == []  # nothing has run or idled too long yet
+    waiter.start()
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any(holder_name in line for line in lines):
+            assert time.monotonic() < deadline, f"the lock holder was never ended: {lines}"
+            lines += reaper.sweep()
+            time.sleep(0.3)
+        waiter.join(15)
+        assert waiter.rows == [(0,)], waiter.error
+        ended = [line for line in lines if holder_name in line]
+        assert ended[0].startswith(f"terminated the session of user {holder_name}")
+        assert "transaction open" in ended[0]
+    finally:
+        stop.set()
+        pinger.join(5)
+
+
 def test_selection_takes_users_and_admins_but_never_the_owner_reader_or_itself(
     owner_engine: sa.Engine, connect: Connect, make_user, database: str
 ) -> None:
