@@ -51,7 +51,7 @@ class User:
 
 def check_name(name: str) -> str:
     """Return ``name`` if it can be a user name; else raise :class:`UserError` saying why."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise UserError(
             f"invalid user name {name!r}: use 1-63 lower-case letters, digits and _, "
             "starting with a letter or _"

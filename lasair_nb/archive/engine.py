@@ -80,9 +80,20 @@ def database_url(settings: Settings | None = None) -> str:
     return locate_embedded(settings.pgdata).url(settings.db_name)
 
 
+def with_driver(url: str | sa.URL) -> sa.URL:
+    """``url`` with the psycopg2 driver, which Lasair-NB installs, when it names none.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3, which is not installed.
+    """
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
 def create_engine(url: str | sa.URL | None = None) -> sa.Engine:
     """An engine on ``url`` (default: :func:`database_url`)."""
-    return sa.create_engine(url or database_url(), pool_pre_ping=True)
+    return sa.create_engine(with_driver(url or database_url()), pool_pre_ping=True)
 
 
 def connect_raw(url: str | None = None) -> psycopg2.extensions.connection:

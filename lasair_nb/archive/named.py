@@ -21,7 +21,7 @@ NAME = re.compile(r"^[\w.+-][\w .+-]{0,99}$")
 
 def check_name(name: Any, what: str) -> str:
     """Return ``name`` if it can name a ``what``; else raise :class:`StoreError` saying why."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise StoreError(f"invalid {what} name {name!r}: 1-100 letters, digits, spaces and . _ + -")
     return name
 

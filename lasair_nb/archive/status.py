@@ -21,7 +21,7 @@ class IngestStatus:
     ingested_today: int
     new_today: int
     quarantined_today: int
-    quarantined_total: int
+    quarantined_total: int | None
     rate_last_hour: float | None
     latency_max_today: float | None
 
@@ -55,7 +55,11 @@ def ingest_status(connection: sa.Connection) -> IngestStatus:
             " WHERE finished_at >= now() - interval '1 hour'"
         )
     ).scalar()
-    quarantined = connection.execute(sa.text("SELECT count(*) FROM quarantine")).scalar()
+    # The quarantine is for operators: a user's status page counts it as unknown.
+    # (Two statements: PostgreSQL checks rights on every table a statement names.)
+    quarantined = None
+    if connection.execute(sa.text("SELECT has_table_privilege('quarantine', 'SELECT')")).scalar():
+        quarantined = connection.execute(sa.text("SELECT count(*) FROM quarantine")).scalar()
     return IngestStatus(
         last_batch_at=last.finished_at if last else None,
         last_source=last.source if last else None,
@@ -66,7 +70,7 @@ def ingest_status(connection: sa.Connection) -> IngestStatus:
         ingested_today=int(today[1]),
         new_today=int(today[2]),
         quarantined_today=int(today[3]),
-        quarantined_total=int(quarantined),
+        quarantined_total=None if quarantined is None else int(quarantined),
         rate_last_hour=float(hour) if hour is not None else None,
         latency_max_today=today[4],
     )

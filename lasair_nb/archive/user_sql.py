@@ -9,6 +9,7 @@ under a statement timeout that may lower the role's own ceiling but never raise 
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 import time
@@ -21,7 +22,6 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 import sqlalchemy as sa
-from pglast.visitors import Visitor
 
 from lasair_nb.errors import DatabaseError, QueryError
 
@@ -40,21 +40,22 @@ class QueryResult:
     """The statement timeout the query ran under, in seconds."""
 
 
-class _TableNames(Visitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_RangeVar(self, ancestors: Any, node: Any) -> None:  # noqa: N802 - pglast's name
-        self.names.add(node.relname.lower())
+MAX_SQL_CHARS = 20_000
+"""Longest user query accepted (saved queries have the same bound)."""
 
 
 def check_select(sql: str) -> str:
     """Return ``sql`` if it is exactly one SELECT statement, parsed by PostgreSQL's own parser.
 
+    The text is parsed to JSON by PostgreSQL's parser (which stops at its own stack
+    limit) and read back with Python's JSON decoder (which stops at its recursion
+    limit), so no query, however deeply nested, can crash the caller.
+
     Raises
     ------
     QueryError
-        For an empty text, a syntax error, several statements or anything but SELECT.
+        For a text that is not a string, empty, longer than :data:`MAX_SQL_CHARS`, a
+        syntax error, several statements or anything but SELECT.
     """
     if not isinstance(sql, str):
         raise QueryError(f"the query must be a string of SQL, not {type(sql).__name__}")
@@ -68,7 +69,7 @@ def check_select(sql: str) -> str:
         raise QueryError(
             f"{len(statements)} statements given; exactly one SELECT statement is accepted"
         )
-    kind = type(statements[0].stmt).__name__
+    kind = next(iter(statements[0].get("stmt", {"unknown": None})))
     if kind != "SelectStmt":
         raise QueryError(
             f"only SELECT statements are accepted; this is {kind.removesuffix('Stmt')}"
@@ -76,18 +77,35 @@ def check_select(sql: str) -> str:
     return text.rstrip().rstrip(";")
 
 
-def _parse(text: str) -> Any:
+def _parse(text: str) -> list[dict[str, Any]]:
+    """The statements of ``text`` as PostgreSQL's parse tree, in JSON form."""
+    if len(text) > MAX_SQL_CHARS:
+        raise QueryError(
+            f"the query is {len(text)} characters long; at most {MAX_SQL_CHARS} are accepted"
+        )
     try:
-        return pglast.parse_sql(text)
+        tree = json.loads(pglast.parser.parse_sql_json(text))
     except pglast.parser.ParseError as error:
         raise QueryError(f"SQL syntax error: {error}") from error
+    except RecursionError as error:
+        raise QueryError("the query is nested too deeply to be read; simplify it") from error
+    return tree.get("stmts", [])
 
 
 def tables_named(sql: str) -> set[str]:
     """The table (and CTE) names a query mentions, lower case."""
-    visitor = _TableNames()
-    visitor(_parse(sql))
-    return visitor.names
+    names: set[str] = set()
+    pending: list[Any] = list(_parse(sql))
+    while pending:  # iterative: a deep tree cannot exhaust the stack
+        node = pending.pop()
+        if isinstance(node, dict):
+            relation = node.get("RangeVar")
+            if isinstance(relation, dict) and "relname" in relation:
+                names.add(str(relation["relname"]).lower())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return names
 
 
 def role_timeout(cursor: psycopg2.extensions.cursor) -> float | None:

@@ -3,13 +3,17 @@ tables a query names; the client can lower a user's time limit, never raise it."
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 
+import astropy.units as u
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from astropy.coordinates import SkyCoord
 
 import lasair_nb as ln
 from lasair_nb.admin.users import add_user
@@ -210,3 +214,48 @@ def test_decimal_degrees_written_as_text_are_degrees(archive: ln.Archive) -> Non
     assert sources["ra"][0] == pytest.approx(123.4) and sources["dec"][0] == pytest.approx(-5.0)
     archive.watchlists.delete(name)
     assert [] not in archive.tags
+
+
+def test_a_huge_expression_is_refused_without_crashing_the_caller() -> None:
+    # pglast's Python parse tree of this segfaulted the whole process (a kernel, for a user).
+    script = (
+        "import lasair_nb as ln\n"
+        "from lasair_nb.archive.user_sql import check_select\n"
+        "for n in (9_000, 50_000):\n"
+        "    try:\n"
+        "        check_select('SELECT ' + '+'.join(['1'] * n))\n"
+        "    except ln.QueryError as error:\n"
+        "        print('refused:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("refused:") == 2
+    assert "at most 20000" in done.stdout
+
+
+def test_deeply_nested_sql_is_a_query_error(archive: ln.Archive) -> None:
+    with pytest.raises(ln.QueryError, match=r"nested too deeply|stack depth"):
+        archive.sql("SELECT " + "+".join(["1"] * 6000))
+
+
+def test_a_users_status_page_leaves_the_quarantine_out(archive_url: str) -> None:
+    user = _user(archive_url)
+    figures = user.status()
+    assert figures["quarantined_total"] is None
+    assert figures["received_today"] >= 0
+    user.close()
+
+
+def test_a_bare_postgresql_url_and_names_with_newlines(archive_url: str) -> None:
+    bare = archive_url.replace("postgresql+psycopg2://", "postgresql://")
+    archive = ln.connect(bare)
+    assert archive.sql("SELECT 1 AS one")["one"][0] == 1
+    with pytest.raises(ln.StoreError, match="invalid watchlist name"):
+        archive.watchlists.create("trailing\n", pd.DataFrame({"ra": [1.0], "dec": [2.0]}))
+    with pytest.raises(ln.StoreError, match="finite SkyCoord"):
+        archive.watchmaps.create(
+            "nan", cone=(SkyCoord(float("nan") * u.deg, float("nan") * u.deg), 1 * u.deg)
+        )
+    archive.close()
