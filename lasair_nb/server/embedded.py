@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
+import secrets
 import subprocess
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from lasair_nb.archive.engine import ServerStatus, locate_embedded, pgserver_module
 from lasair_nb.errors import DatabaseError
@@ -40,7 +44,10 @@ class EmbeddedServer:
         # starting anything; after a stop in this process the handle is stale.
         pgserver.PostgresServer._instances.pop(self.pgdata, None)
         try:
-            pgserver.get_server(self.pgdata, cleanup_mode=None)
+            server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False)
+            server.ensure_pgdata_inited()
+            self._write_authentication(server.system_user)
+            server.start()
         except (subprocess.SubprocessError, OSError, RuntimeError) as error:
             log_file = self.pgdata / "log"
             tail = log_file.read_text()[-2000:] if log_file.exists() else ""
@@ -52,7 +59,56 @@ class EmbeddedServer:
             raise DatabaseError(
                 f"PostgreSQL in {self.pgdata} did not start; see {self.pgdata / 'log'}"
             )
+        self._ensure_owner_password(status)
         return status
+
+    @property
+    def owner_password_file(self) -> Path:
+        """Where the owner's (``postgres``) password is kept, readable by this OS user only."""
+        return self.pgdata.parent / "owner-password"
+
+    def _write_authentication(self, server_account: str | None) -> None:
+        """Who may log in how, rewritten at every start (initdb's file trusts everyone).
+
+        - The Unix socket: peer authentication, for the OS account that runs Lasair-NB
+          (and the server's own account), as any role; any other local account is refused.
+        - TCP (when a later release opens it): a password for every role, scram-sha-256.
+        - Replication and base backups: nobody.
+        """
+        accounts = {pwd.getpwuid(os.geteuid()).pw_name}
+        if server_account:
+            accounts.add(server_account)
+        hba = self.pgdata / "pg_hba.conf"
+        ident = self.pgdata / "pg_ident.conf"
+        hba.write_text(
+            "# Written by Lasair-NB at every start (lasair_nb/server/embedded.py).\n"
+            "# TYPE  DATABASE  USER  ADDRESS        METHOD\n"
+            "local   all       all                  peer map=lasair\n"
+            "host    all       all   127.0.0.1/32   scram-sha-256\n"
+            "host    all       all   ::1/128        scram-sha-256\n"
+            "# No replication lines: base backups and replication are refused.\n"
+        )
+        ident.write_text(
+            "# Written by Lasair-NB: these OS accounts may log in over the socket as any role.\n"
+            + "".join(f"lasair  {account}  all\n" for account in sorted(accounts))
+        )
+
+    def _ensure_owner_password(self, status: ServerStatus) -> None:
+        """Give the owner a password at first start (for TCP), kept in a 0600 file."""
+        if self.owner_password_file.exists():
+            return
+        password = secrets.token_urlsafe(24)
+        descriptor = os.open(self.owner_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password + "\n")
+        engine = sa.create_engine(status.url("postgres"))
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "ALTER ROLE postgres PASSWORD %(password)s", {"password": password}
+                )
+        finally:
+            engine.dispose()
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns False if it was not running."""
