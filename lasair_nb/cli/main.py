@@ -79,7 +79,7 @@ def db_start(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    status = EmbeddedServer(settings.pgdata).start()
+    status = EmbeddedServer(settings.pgdata, settings.db_port).start()
     migrate.ensure_database(settings)
     revision = migrate.upgrade(status.url(settings.db_name))
     print(f"PostgreSQL running (pid {status.pid}), data in {status.pgdata}")

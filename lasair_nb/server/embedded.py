@@ -14,6 +14,7 @@ import pwd
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 class EmbeddedServer:
     """Start, stop and locate the PostgreSQL server whose data live in ``pgdata``."""
 
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(self, pgdata: Path, tcp_port: int | None = None) -> None:
         self.pgdata = Path(pgdata).expanduser().resolve()
+        self.tcp_port = tcp_port
 
     def status(self) -> ServerStatus:
         """Read ``postmaster.pid`` to tell whether the server runs."""
@@ -47,7 +49,10 @@ class EmbeddedServer:
             server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False)
             server.ensure_pgdata_inited()
             self._write_authentication(server.system_user)
-            server.start()
+            if self.tcp_port is None:
+                server.start()  # the Unix socket only
+            else:
+                self._start_with_tcp(pgserver, server)
         except (subprocess.SubprocessError, OSError, RuntimeError) as error:
             log_file = self.pgdata / "log"
             tail = log_file.read_text()[-2000:] if log_file.exists() else ""
@@ -61,6 +66,18 @@ class EmbeddedServer:
             )
         self._ensure_owner_password(status)
         return status
+
+    def _start_with_tcp(self, pgserver: Any, server: Any) -> None:
+        """Start listening on 127.0.0.1:``tcp_port`` as well as on the socket (pg_ctl)."""
+        socket_dir = pgserver.utils.find_suitable_socket_dir(self.pgdata, server.runtime_path)
+        options = f'-h 127.0.0.1 -p {int(self.tcp_port)} -k "{socket_dir}"'
+        pgserver.pgexec.pgexec(
+            "pg_ctl",
+            ("-w", "-o", options, "-l", str(self.pgdata / "log"), "-D", str(self.pgdata), "start"),
+            server.bin_path,
+            user=server.system_user,
+            timeout=30,
+        )
 
     @property
     def owner_password_file(self) -> Path:

@@ -59,7 +59,7 @@ class Platform:
         """Start every service that is not running; yield a line per service."""
         settings = self.settings
         if settings.db_url is None:
-            server = EmbeddedServer(settings.pgdata).start()
+            server = EmbeddedServer(settings.pgdata, settings.db_port).start()
             migrate.ensure_database(settings)
             url = server.url(settings.db_name)
         else:

@@ -4,6 +4,7 @@ account only, passwords (scram-sha-256) over TCP, no replication; the owner has 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,3 +80,30 @@ def test_another_os_account_cannot_log_in_over_the_socket(server) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert "refused:" in done.stdout, done.stdout + done.stderr
+
+
+def test_over_tcp_every_login_needs_its_password() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = Path(tempfile.mkdtemp(prefix="lasair-tcp-"))
+    embedded = EmbeddedServer(home / "pgdata", tcp_port=port)
+    status = embedded.start()
+    try:
+        password = embedded.owner_password_file.read_text().strip()
+        tcp = {"host": "127.0.0.1", "port": port, "dbname": "postgres"}
+        psycopg2.connect(user="postgres", password=password, **tcp).close()
+        for wrong in ("", "not-the-password"):
+            with pytest.raises(psycopg2.OperationalError, match="password"):
+                psycopg2.connect(user="postgres", password=wrong, **tcp)
+        owner = psycopg2.connect(
+            host=str(status.socket_dir), port=status.port, user="postgres", dbname="postgres"
+        )
+        owner.autocommit = True
+        owner.cursor().execute("CREATE ROLE someone LOGIN PASSWORD 'correct horse'")
+        owner.close()
+        psycopg2.connect(user="someone", password="correct horse", **tcp).close()
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(user="someone", password="battery staple", **tcp)
+    finally:
+        embedded.stop()
