@@ -6,10 +6,12 @@ counts stay exact when packets are ingested twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from lasair_nb.domain.photometry import valid_magnitude
 from lasair_nb.domain.times import jd_to_unix_days
 
 NIGHT_OFFSET_DAYS = 20 / 24
@@ -37,7 +39,9 @@ def coverage_rows(
         which arrived first.
     upper_limits
         ``(field, fid, jd, diffmaglim)`` of each newly stored non-detection.
-        Entries without a field (some legacy history) are skipped.
+        Entries without a field (some legacy history) are skipped. A limit that is
+        a ZTF sentinel (e.g. −1006.94, :func:`~lasair_nb.domain.photometry.valid_magnitude`)
+        counts the measurement but not its limit.
 
     Returns
     -------
@@ -69,7 +73,7 @@ def coverage_rows(
             cell[kind] += 1
         cell["jd_first"] = min(cell["jd_first"], jd)
         cell["jd_last"] = max(cell["jd_last"], jd)
-        if limit is not None:
+        if limit is not None and math.isfinite(limit := float(valid_magnitude(limit))):
             low, high = cell["maglim_min"], cell["maglim_max"]
             cell["maglim_min"] = limit if low is None else min(low, limit)
             cell["maglim_max"] = limit if high is None else max(high, limit)

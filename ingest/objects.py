@@ -9,7 +9,10 @@ Definitions (per band b in g, r, i):
 * ``ra``, ``dec``: mean position of all detections (averaged as unit vectors, so
   it is right across RA = 0).
 * ``ncand_b``, ``latest_mag_b``/``latest_dcmag_b`` (the most recent detection),
-  ``min_mag_b``, ``max_mag_b``, ``mean_mag_b`` of ``magpsf``. Here and below a DC
+  ``min_mag_b``, ``max_mag_b``, ``mean_mag_b`` of ``magpsf``, over the detections
+  that have one: ZTF's sentinels (−999 and the like,
+  :func:`lasair_nb.domain.photometry.valid_magnitude`) are missing values, so
+  ``latest_mag_b`` is that of the latest detection with a magnitude. Here and below a DC
   magnitude counts only where the reference source is the object itself
   (:func:`lasair_nb.domain.photometry.is_coincident`); elsewhere it is NULL.
 * ``dmdt_b``: rate of change [mag/day] from the latest earlier detection of the band
@@ -38,7 +41,13 @@ from healpix_alchemy.constants import HPX
 
 from lasair_nb.domain.context import context_class
 from lasair_nb.domain.features import FEATURES, band_features
-from lasair_nb.domain.photometry import BANDS, is_coincident, is_positive
+from lasair_nb.domain.photometry import (
+    BANDS,
+    is_coincident,
+    is_positive,
+    valid_error,
+    valid_magnitude,
+)
 
 DETECTION_COLUMNS: tuple[str, ...] = (
     "objectid",
@@ -104,30 +113,38 @@ def _mean_position(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
 
 def _band_summary(band: str, columns: dict[str, np.ndarray]) -> dict[str, Any]:
     """Summary of one band; ``columns`` holds that band's detections sorted by time."""
-    times, mag = columns["jd"], columns["magpsf"]
+    times = columns["jd"]
+    # ZTF's sentinels (-999 ...) are missing magnitudes, not measurements.
+    mag = valid_magnitude(columns["magpsf"])
+    sigma = valid_error(columns["sigmapsf"])
     # DC magnitudes describe the object only when the reference source is the object.
-    dc = np.where(is_coincident(columns["distnr"]), columns["dc_mag"], np.nan)
+    dc = np.where(is_coincident(columns["distnr"]), valid_magnitude(columns["dc_mag"]), np.nan)
+    measured = np.flatnonzero(np.isfinite(mag))
     summary: dict[str, Any] = {
         f"ncand_{band}": len(times),
-        f"latest_mag_{band}": mag[-1],
+        f"latest_mag_{band}": mag[measured[-1]] if len(measured) else float("nan"),
         f"latest_dcmag_{band}": dc[-1],
-        f"min_mag_{band}": np.min(mag),
-        f"max_mag_{band}": np.max(mag),
-        f"mean_mag_{band}": np.mean(mag),
+        f"min_mag_{band}": np.min(mag[measured]) if len(measured) else float("nan"),
+        f"max_mag_{band}": np.max(mag[measured]) if len(measured) else float("nan"),
+        f"mean_mag_{band}": np.mean(mag[measured]) if len(measured) else float("nan"),
         f"dmdt_{band}": float("nan"),
     }
-    earlier = np.flatnonzero(times <= times[-1] - DMDT_MIN_INTERVAL)
-    if len(earlier):
-        previous = earlier[-1]
-        use_dc = np.isfinite(dc[-1]) and np.isfinite(dc[previous])
-        values = dc if use_dc else mag
-        summary[f"dmdt_{band}"] = (values[-1] - values[previous]) / (times[-1] - times[previous])
+    if len(measured):
+        last = measured[-1]
+        earlier = measured[times[measured] <= times[last] - DMDT_MIN_INTERVAL]
+        if len(earlier):
+            previous = earlier[-1]
+            use_dc = np.isfinite(dc[last]) and np.isfinite(dc[previous])
+            values = dc if use_dc else mag
+            summary[f"dmdt_{band}"] = (values[last] - values[previous]) / (
+                times[last] - times[previous]
+            )
 
     if np.all(np.isfinite(dc)):
-        features = band_features(times, dc, columns["dc_sigmag"])  # a variable source
+        features = band_features(times, dc, valid_error(columns["dc_sigmag"]))  # a variable
     else:
         positive = is_positive(columns["isdiffpos"])
-        features = band_features(times[positive], mag[positive], columns["sigmapsf"][positive])
+        features = band_features(times[positive], mag[positive], sigma[positive])
     summary.update({f"{name}_{band}": value for name, value in features.items()})
     return summary
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,26 +57,66 @@ def legacy_alert_files(shared_data: Path) -> list[Path]:
     return sorted((shared_data / "ztf" / "legacy").glob("*.avro"))
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    external = os.environ.get("LASAIR_DB_URL")
-    if external:
-        yield (
-            sa.make_url(external)
-            .set(drivername="postgresql+psycopg2")
-            .render_as_string(hide_password=False)
-        )
+def embedded_server() -> Iterator[EmbeddedServer | None]:
+    """The session's embedded server (socket, and TCP with passwords); None with LASAIR_DB_URL."""
+    if os.environ.get("LASAIR_DB_URL"):
+        yield None
         return
     # Not under pytest's basetemp: another pytest run resets that tree to mode 0700,
     # and the server runs as the `pgserver` user when the tests run as root.
     home = Path(tempfile.mkdtemp(prefix="lasair-test-pg-"))
-    server = EmbeddedServer(home / "pgdata")
-    status = server.start()
+    server = EmbeddedServer(home / "pgdata", tcp_port=_free_port())
+    server.start()
     try:
-        yield status.url("postgres")
+        yield server
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(embedded_server: EmbeddedServer | None) -> str:
+    if embedded_server is None:
+        return (
+            sa.make_url(os.environ["LASAIR_DB_URL"])
+            .set(drivername="postgresql+psycopg2")
+            .render_as_string(hide_password=False)
+        )
+    return embedded_server.status().url("postgres")
+
+
+@pytest.fixture(scope="session")
+def over_tcp(embedded_server: EmbeddedServer | None) -> Iterator[Callable[[str], str]]:
+    """Turn an archive URL into one over TCP, as a hub's notebook servers connect: every
+    login needs its password (the owner's from its 0600 file; ``lasair_reader`` gets one,
+    exported as ``LASAIR_READER_PASSWORD``, the first time)."""
+    reader_password = "reader-" + uuid.uuid4().hex
+
+    def convert(url: str) -> str:
+        if embedded_server is None:
+            return url
+        parsed = sa.make_url(url)
+        admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(
+                "ALTER ROLE lasair_reader PASSWORD %(password)s", {"password": reader_password}
+            )
+        admin.dispose()
+        os.environ["LASAIR_READER_PASSWORD"] = reader_password
+        owner = embedded_server.owner_password_file.read_text().strip()
+        return parsed.set(
+            host="127.0.0.1", port=embedded_server.tcp_port, password=owner, query={}
+        ).render_as_string(hide_password=False)
+
+    yield convert
+    os.environ.pop("LASAIR_READER_PASSWORD", None)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,11 @@ def database_error(error: sa.exc.DBAPIError, what: str) -> LasairError:
         return StoreError(f"{what} exists already; choose another name or update it")
     if isinstance(original, psycopg2.errors.InsufficientPrivilege):
         return NotAllowedError(f"not allowed: {first}")
+    if isinstance(original, psycopg2.errors.QueryCanceled):
+        return StoreError(
+            f"{what} took longer than your time limit and was cancelled; nothing was saved "
+            "(write it in smaller parts, or ask for a longer limit)"
+        )
     if isinstance(original, psycopg2.errors.CheckViolation):
         return StoreError(f"{what} refused: {first}")
     return StoreError(f"{what}: {first}")

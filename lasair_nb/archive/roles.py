@@ -2,7 +2,7 @@
 
 A user is a login role in ``lasair_user`` (``lasair_admin`` for administrators),
 with per-role limits. What a user may read and write is decided by the grants
-and row-level security of migration 0003.
+and row-level security of migrations 0003 and 0005.
 """
 
 from __future__ import annotations
@@ -10,13 +10,24 @@ from __future__ import annotations
 import sqlalchemy as sa
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-from lasair_nb.archive.schema import annotations, queries, skymaps, watchlists, watchmaps
+from lasair_nb.archive.schema import (
+    annotation_history,
+    annotations,
+    queries,
+    skymaps,
+    watchlists,
+    watchmaps,
+)
 
 SQL_KEYWORDS = frozenset(RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS)
 """Words PostgreSQL gives a meaning in a role's place (``user``, ``all``, ``none``, …)."""
 
 USER_GROUP = "lasair_user"
 ADMIN_GROUP = "lasair_admin"
+SET_OPTION_VERSION = 160000
+"""First server version whose role grants have a SET option."""
+REMOVED_USER = "(removed user)"
+"""What the annotation history says instead of a removed user's name."""
 
 
 def exists(connection: sa.Connection, name: str) -> bool:
@@ -39,9 +50,14 @@ def create_login(
     """
     group = ADMIN_GROUP if admin else USER_GROUP
     connection.exec_driver_sql(
-        f"CREATE ROLE {name} LOGIN CONNECTION LIMIT 20 IN ROLE {group} PASSWORD %(password)s",
+        f"CREATE ROLE {name} LOGIN CONNECTION LIMIT 20 PASSWORD %(password)s",
         {"password": password},
     )
+    # The group's rights, but no SET ROLE to the group (PostgreSQL 16+): a user acts
+    # only as itself. Older servers know no SET option.
+    version = int(connection.exec_driver_sql("SHOW server_version_num").scalar())
+    options = " WITH INHERIT TRUE, SET FALSE" if version >= SET_OPTION_VERSION else ""
+    connection.exec_driver_sql(f"GRANT {group} TO {name}{options}")
     for setting, value in limits.items():
         connection.exec_driver_sql(f"ALTER ROLE {name} SET {setting} = '{value}'")
     database = connection.exec_driver_sql("SELECT current_database()").scalar()
@@ -62,7 +78,11 @@ def users(connection: sa.Connection) -> list[tuple[str, bool]]:
 
 
 def drop_login(connection: sa.Connection, name: str) -> None:
-    """Delete a user's rows in this archive and drop the role (name already checked)."""
+    """Delete a user's rows in this archive and drop the role (name already checked).
+
+    Their annotations' history is deleted too, and their name is removed from the
+    history of others' annotations, so that a new user of the same name reads none of it.
+    """
     for table, column in (
         (watchlists, "owner"),
         (watchmaps, "owner"),
@@ -71,6 +91,15 @@ def drop_login(connection: sa.Connection, name: str) -> None:
         (annotations, "author"),
     ):
         connection.execute(sa.delete(table).where(table.c[column] == name))
+    # A later user of the same name must not read this one's history: the history of
+    # their annotations goes, and changes they made to others' become anonymous.
+    history = annotation_history.c
+    connection.execute(sa.delete(annotation_history).where(history.author == name))
+    connection.execute(
+        sa.update(annotation_history)
+        .where(history.changed_by == name)
+        .values(changed_by=REMOVED_USER)
+    )
     database = connection.exec_driver_sql("SELECT current_database()").scalar()
     connection.exec_driver_sql(f'REVOKE ALL ON DATABASE "{database}" FROM {name}')
     connection.exec_driver_sql(f"DROP ROLE {name}")

@@ -352,6 +352,8 @@ watchlists = sa.Table(
     _created(),
     sa.UniqueConstraint("owner", "name"),
     sa.CheckConstraint("radius_arcsec > 0 AND radius_arcsec <= 3600", name="radius_range"),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
+    sa.CheckConstraint("char_length(description) <= 10000", name="description_length"),
     comment="Named lists of sky positions whose new transients a user wants to know of",
 )
 
@@ -375,6 +377,7 @@ watchlist_sources = sa.Table(
         nullable=False,
         comment="Match radius of this source [arcsec]",
     ),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
     comment="The sources of each watchlist",
 )
 
@@ -410,6 +413,8 @@ watchmaps = sa.Table(
     sa.Column("area_deg2", DOUBLE_PRECISION, nullable=False, comment="Area [deg2]"),
     _created(),
     sa.UniqueConstraint("owner", "name"),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
+    sa.CheckConstraint("char_length(description) <= 10000", name="description_length"),
     comment="Named sky areas (MOCs) whose transients a user wants to know of",
 )
 
@@ -460,6 +465,8 @@ skymaps = sa.Table(
     ),
     _created(),
     sa.UniqueConstraint("owner", "name"),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
+    sa.CheckConstraint("char_length(event) <= 100", name="event_length"),
     comment="Gravitational-wave sky maps (LVK HEALPix)",
 )
 
@@ -517,6 +524,9 @@ queries = sa.Table(
     ),
     _created(),
     sa.UniqueConstraint("owner", "name"),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
+    sa.CheckConstraint("char_length(description) <= 10000", name="description_length"),
+    sa.CheckConstraint("char_length(sql) <= 20000", name="sql_length"),
     comment="Saved SQL queries: mine, public, system",
 )
 
@@ -534,6 +544,8 @@ tags = sa.Table(
     ),
     _created(),
     sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9_.:-]*$'", name="tag_name"),
+    sa.CheckConstraint("char_length(name) <= 100", name="name_length"),
+    sa.CheckConstraint("char_length(description) <= 10000", name="description_length"),
     comment="The shared vocabulary of annotation tags",
 )
 
@@ -570,6 +582,11 @@ annotations = sa.Table(
     ),
     sa.Index("ix_annotations_objectid", "objectid"),
     sa.Index("ix_annotations_tags", "tags", postgresql_using="gin"),
+    sa.CheckConstraint("char_length(comment) <= 10000", name="comment_length"),
+    sa.CheckConstraint(
+        "cardinality(tags) <= 100 AND char_length(array_to_string(tags, ',')) <= 10000",
+        name="tags_size",
+    ),
     comment="Expert knowledge about objects: tags and comments (the SNAD knowledge base)",
 )
 

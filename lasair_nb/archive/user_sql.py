@@ -8,12 +8,14 @@ under a statement timeout that may lower the role's own ceiling but never raise 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +62,8 @@ def check_select(sql: str) -> str:
     if not isinstance(sql, str):
         raise QueryError(f"the query must be a string of SQL, not {type(sql).__name__}")
     text = sql.strip()
+    if "\x00" in text:
+        raise QueryError("the query holds a NUL character, which SQL cannot hold; remove it")
     if not text.rstrip(";").strip():
         raise QueryError(
             "empty query; give one SELECT statement, e.g. SELECT count(*) FROM objects"
@@ -150,29 +154,34 @@ def run_select(
     # Rounded up to whole milliseconds: a tiny timeout must never become 0 (no limit).
     milliseconds = max(1, math.ceil(effective * 1000))
     deadline = time.monotonic() + effective
-    try:
-        # A cursor takes only a query, and pages without re-running it. The timeout is
-        # set again before each statement, for what is left of it: rows the MOVE skips
-        # may run set_config('statement_timeout', ...) and must not lift it for the FETCH.
-        cursor.execute("SET LOCAL statement_timeout = %s", (milliseconds,))
-        cursor.execute(f"DECLARE lasair_query NO SCROLL CURSOR FOR {sql}")
-        for step in (
-            f"MOVE FORWARD {int(offset)} IN lasair_query" if offset else None,
-            f"FETCH FORWARD {int(limit) + 1} FROM lasair_query",
-        ):
-            if step is None:
-                continue
-            left = max(1, math.ceil((deadline - time.monotonic()) * 1000))
-            cursor.execute("SET LOCAL statement_timeout = %s", (left,))
-            cursor.execute(step)
-    except psycopg2.Error as error:
-        if connection.closed or isinstance(error, psycopg2.InterfaceError):
+    failure: psycopg2.Error | None = None
+    with cancel_after(connection, effective + CANCEL_GRACE):
+        try:
+            # A cursor takes only a query, and pages without re-running it. The timeout is
+            # set again before each statement, for what is left of it: rows the MOVE skips
+            # may run set_config('statement_timeout', ...) and must not lift it for the FETCH.
+            cursor.execute("SET LOCAL statement_timeout = %s", (milliseconds,))
+            cursor.execute(f"DECLARE lasair_query NO SCROLL CURSOR FOR {sql}")
+            for step in (
+                f"MOVE FORWARD {int(offset)} IN lasair_query" if offset else None,
+                f"FETCH FORWARD {int(limit) + 1} FROM lasair_query",
+            ):
+                if step is None:
+                    continue
+                left = max(1, math.ceil((deadline - time.monotonic()) * 1000))
+                cursor.execute("SET LOCAL statement_timeout = %s", (left,))
+                cursor.execute(step)
+        except psycopg2.Error as error:
+            failure = error
+    if failure is not None:
+        if connection.closed or isinstance(failure, psycopg2.InterfaceError):
             raise DatabaseError(
                 "the connection to the archive was lost while the query ran "
-                f"({_first_line(error)}); try again, and if it keeps happening ask the operators"
-            ) from error
+                f"({_first_line(failure)}); try again, and if it keeps happening ask the "
+                "operators"
+            ) from failure
         connection.rollback()
-        raise _query_error(connection, error, sql, effective) from error
+        raise _query_error(connection, failure, sql, effective) from failure
     columns = [column.name for column in cursor.description]
     rows = cursor.fetchall()
     return QueryResult(columns, rows[:limit], len(rows) > limit, effective)
@@ -181,6 +190,28 @@ def run_select(
 def _first_line(error: psycopg2.Error) -> str:
     text = (error.pgerror or str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+CANCEL_GRACE = 1.0
+"""Seconds past the statement timeout after which the client cancels the query itself."""
+
+
+@contextlib.contextmanager
+def cancel_after(
+    connection: psycopg2.extensions.connection, seconds: float
+) -> Iterator[threading.Timer]:
+    """Cancel whatever ``connection`` runs once ``seconds`` have passed (from outside it).
+
+    The server's statement timeout is the first line; this timer, in the client, holds
+    even if a query found a way to lift the setting.
+    """
+    timer = threading.Timer(seconds, connection.cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield timer
+    finally:
+        timer.cancel()
 
 
 def reset_session(connection: psycopg2.extensions.connection) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from tqdm.auto import tqdm
 
 from lasair_nb.archive import named
 from lasair_nb.archive.schema import objects, watchlist_sources, watchlist_tiles, watchlists
@@ -25,8 +26,25 @@ def create(connection: sa.Connection, sources: pd.DataFrame, **values: Any) -> i
     return int(watchlist_id)
 
 
+CHUNK = 50_000
+"""Sources written per statement: each stays well inside a user's statement timeout."""
+
+
 def write_sources(connection: sa.Connection, watchlist_id: int, sources: pd.DataFrame) -> None:
-    """Store sources (``number, name, ra, dec, radius_arcsec``) and the ranges covering them."""
+    """Store sources (``number, name, ra, dec, radius_arcsec``) and the ranges covering them.
+
+    Large lists go in chunks of :data:`CHUNK` sources (a progress bar past two chunks),
+    in the caller's transaction: all or nothing.
+    """
+    starts = range(0, len(sources), CHUNK)
+    for start in tqdm(starts, desc="watchlist", unit="chunk", disable=len(starts) < 3):
+        try:
+            _write_chunk(connection, watchlist_id, sources.iloc[start : start + CHUNK])
+        except sa.exc.DBAPIError as error:
+            raise named.database_error(error, "writing the watchlist's sources") from error
+
+
+def _write_chunk(connection: sa.Connection, watchlist_id: int, sources: pd.DataFrame) -> None:
     ranges = cones_ranges(
         sources["ra"].to_numpy(), sources["dec"].to_numpy(), sources["radius_arcsec"].to_numpy()
     )

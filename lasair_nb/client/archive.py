@@ -43,7 +43,13 @@ from lasair_nb.client.stores import (
 from lasair_nb.domain.healpix import cone_ranges
 from lasair_nb.domain.sky import Target, as_radius, parse_target
 from lasair_nb.domain.times import to_jd
-from lasair_nb.errors import ArgumentError, ObjectNotFoundError, QueryError, TargetError
+from lasair_nb.errors import (
+    ArgumentError,
+    NotAllowedError,
+    ObjectNotFoundError,
+    QueryError,
+    TargetError,
+)
 from lasair_nb.settings import Settings, get_settings
 
 _NUMBER = (int, float, np.integer, np.floating)
@@ -78,7 +84,12 @@ def connect(
         The archive, as that user.
     """
     settings = get_settings()
-    address = sa.make_url(url or archive_engine.database_url(settings))
+    try:
+        address = archive_engine.with_driver(url or archive_engine.database_url(settings))
+    except sa.exc.ArgumentError as error:
+        raise ArgumentError(
+            f"{url!r} is not a database URL; give postgresql://user:password@host/database"
+        ) from error
     user = user or settings.user
     if password is None and settings.password is not None:
         password = settings.password.get_secret_value()
@@ -156,13 +167,14 @@ class Archive:
 
     # --- SQL ----------------------------------------------------------------------------
 
-    def _query_engine(self) -> sa.Engine:
+    def _query_engine(self, as_reader: bool = False) -> sa.Engine:
         """The engine user SQL runs on: the user's own, or the read-only role's.
 
         An archive owner (the ingester's role, a superuser) must not run free SQL:
-        it then runs as ``lasair_reader``, which can read and nothing else.
+        it then runs as ``lasair_reader``, which can read and nothing else. Any user's
+        SQL runs as ``lasair_reader`` when ``as_reader`` (another user's saved query).
         """
-        if not self._privileged:
+        if not self._privileged and not as_reader:
             return self.engine
         if self._reader is None:
             secret = self.settings.reader_password
@@ -174,7 +186,13 @@ class Archive:
         return self._reader
 
     def sql(
-        self, sql: str, limit: int = 1000, offset: int = 0, timeout: float | None = None
+        self,
+        sql: str,
+        limit: int = 1000,
+        offset: int = 0,
+        timeout: float | None = None,
+        *,
+        as_reader: bool = False,
     ) -> Any:
         """Run one SELECT and return its rows.
 
@@ -188,6 +206,10 @@ class Archive:
         timeout
             Seconds before the statement is cancelled (default ``LASAIR_SQL_TIMEOUT``).
             It can lower the limit the user's role has, never raise it.
+        as_reader
+            Run as the read-only role ``lasair_reader`` (public rows only) rather
+            than as the user: for SQL the user did not write, such as another user's
+            saved query. It only ever lowers privilege.
 
         Returns
         -------
@@ -200,6 +222,10 @@ class Archive:
         QueryError
             For anything but one SELECT, a timeout, an unknown table or column
             (with the nearest names), or a database error.
+        NotAllowedError
+            With ``as_reader``, if ``lasair_reader`` cannot log in (on a server that
+            asks it for a password, set ``LASAIR_READER_PASSWORD``): the SQL is then
+            not run at all, never with the user's own rights.
         """
         text = user_sql.check_select(sql)
         maximum = self.settings.sql_max_rows
@@ -226,9 +252,21 @@ class Archive:
             or not 0 < timeout <= 3600
         ):
             raise QueryError(f"timeout must be seconds above 0 and at most 3600, got {timeout!r}")
+        if not isinstance(as_reader, (bool, np.bool_)):
+            raise QueryError(f"as_reader must be True or False, got {as_reader!r}")
+        engine = self._query_engine(bool(as_reader))
         try:
-            connection = self._query_engine().raw_connection()
-        except sa.exc.DBAPIError as error:
+            connection = engine.raw_connection()
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
+            if as_reader and not self._privileged:
+                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+                raise NotAllowedError(
+                    "cannot run SQL you did not write: it runs as the read-only role "
+                    f"{user_sql.READER_ROLE}, which cannot log in ({reason}); on a server "
+                    "that asks it for a password, set LASAIR_READER_PASSWORD"
+                ) from error
+            if not isinstance(error, sa.exc.DBAPIError):
+                raise
             raise archive_engine.unreachable(error) from error
         try:
             result = user_sql.run_select(

@@ -20,13 +20,16 @@ from lasair_nb.archive import objects as object_storage
 from lasair_nb.domain.features import FEATURES
 from lasair_nb.domain.photometry import (
     BANDS,
+    FORCED_LIMIT_SIGMA,
     FORCED_SNR_DETECTION,
-    dc_magnitude,
+    apparent_magnitude,
     difference_flux,
     flux_to_magnitude,
     forced_flux,
+    forced_magnitude,
     is_coincident,
     magnitude_to_flux,
+    valid_magnitude,
 )
 from lasair_nb.domain.times import jd_to_datetime, jd_to_mjd
 from lasair_nb.domain.values import json_value
@@ -124,16 +127,35 @@ class ObjectRecord:
 
     # --- light curve ----------------------------------------------------------------------
 
-    def lightcurve(self, kind: str = "mag") -> Any:
+    def lightcurve(self, kind: str = "mag", forced_snr: float = FORCED_SNR_DETECTION) -> Any:
         """Detections, non-detections and forced photometry in one table.
 
         Parameters
         ----------
         kind
-            ``"mag"``: apparent magnitude (DC where the reference source is the
-            object, else the difference ``magpsf``); ``"flux"``: the same in Jy;
-            ``"diffmag"``: magnitude of the difference flux, asymmetric errors;
-            ``"diffflux"``: signed difference flux in Jy (SNAD Viewer eqs. 1-7).
+            ``"mag"``: the object's apparent magnitude, ``mag_err`` its 1-sigma error;
+            ``"flux"``: the same in Jy; ``"diffmag"``: magnitude of the difference
+            flux, asymmetric errors (SNAD Viewer eqs. 5-7); ``"diffflux"``: signed
+            difference flux in Jy (SNAD eqs. 1-4).
+
+            For ``"mag"``/``"flux"`` the column ``mag_type`` says how the apparent
+            value was found (:func:`lasair_nb.domain.photometry.apparent_magnitude`):
+            ``"dc"``, reference + difference where the reference-image source is the
+            object (``distnr`` ≤ 1.5 pixels ≈ 1.5″); ``"psf"``, a positive difference
+            with no usable reference, the brightness of what appeared since the
+            reference image (the object's own if it was absent from the reference,
+            as for a supernova on its host; else a faint bound, the object is at
+            least this bright); ``"unknown"``, NaN, a negative difference with no
+            usable reference (it faded by a known amount from an unknown brightness).
+            The difference kinds show every detection as measured.
+        forced_snr
+            Forced-photometry points whose shown flux (difference flux, or for
+            ``"dc"`` points the total flux) is below ``forced_snr`` times its
+            error are upper limits, shown at 5 sigma as ZTF's ``diffmaglim``.
+            Default :data:`~lasair_nb.domain.photometry.FORCED_SNR_DETECTION` (3);
+            0 shows every forced point as measured. Measured forced magnitudes
+            carry the symmetric error σ_m = 1.0857 σ_f / f (SNAD eq. 9) under
+            ``"mag"`` and the asymmetric bounds under ``"diffmag"``.
 
         Returns
         -------
@@ -141,14 +163,26 @@ class ObjectRecord:
             One row per measurement: ``measurement`` ("detection", "nondetection",
             "forced"), ``jd``, ``mjd``, ``time`` (UTC), ``band``, ``fid``, ``candid``,
             the values of ``kind`` with errors, and ``upper_limit`` (True where the
-            value is a 5-sigma limit).
+            value is a 5-sigma limit; its errors are NaN). ZTF's missing-value
+            sentinels (e.g. a ``diffmaglim`` of −1006.94) are NaN.
         """
-        return self.archive._deliver(self._lightcurve(kind))
+        return self.archive._deliver(self._lightcurve(kind, forced_snr))
 
-    def _lightcurve(self, kind: str) -> pd.DataFrame:
+    def _lightcurve(self, kind: str, forced_snr: float = FORCED_SNR_DETECTION) -> pd.DataFrame:
         if kind not in KINDS:
             raise ArgumentError(f"unknown light-curve kind {kind!r}; accepted: {', '.join(KINDS)}")
-        parts = [self._detections(kind), self._nondetections(kind), self._forced(kind)]
+        if (
+            isinstance(forced_snr, bool)
+            or not isinstance(forced_snr, (int, float, np.integer, np.floating))
+            or not math.isfinite(forced_snr)
+            or forced_snr < 0
+        ):
+            raise ArgumentError(f"forced_snr must be a number >= 0, got {forced_snr!r}")
+        parts = [
+            self._detections(kind),
+            self._nondetections(kind),
+            self._forced(kind, float(forced_snr)),
+        ]
         curve = pd.concat([part for part in parts if len(part)], ignore_index=True)
         if not len(curve):
             return curve
@@ -173,21 +207,23 @@ class ObjectRecord:
                 "upper_limit": False,
             }
         )
-        diff, diff_err = difference_flux(rows["magpsf"], rows["sigmapsf"], rows["isdiffpos"])
         if kind in ("diffflux", "diffmag"):
+            diff, diff_err = difference_flux(rows["magpsf"], rows["sigmapsf"], rows["isdiffpos"])
             if kind == "diffflux":
                 out["flux"], out["flux_err"] = diff, diff_err
             else:
                 mag, fainter, brighter = flux_to_magnitude(diff, diff_err)
                 out["mag"], out["mag_err_plus"], out["mag_err_minus"] = mag, fainter, brighter
             return out
-        dc, dc_err = dc_magnitude(
-            rows["magpsf"], rows["sigmapsf"], rows["magnr"], rows["sigmagnr"], rows["isdiffpos"]
+        mag, mag_err, mag_type = apparent_magnitude(
+            rows["magpsf"],
+            rows["sigmapsf"],
+            rows["magnr"],
+            rows["sigmagnr"],
+            rows["isdiffpos"],
+            distnr=rows["distnr"],
         )
-        use_dc = is_coincident(rows["distnr"]) & np.isfinite(dc)
-        mag = np.where(use_dc, dc, rows["magpsf"])
-        mag_err = np.where(use_dc, dc_err, rows["sigmapsf"])
-        out["mag_type"] = np.where(use_dc, "dc", "psf")
+        out["mag_type"] = mag_type
         if kind == "mag":
             out["mag"], out["mag_err"] = mag, mag_err
         else:
@@ -207,52 +243,61 @@ class ObjectRecord:
                 "upper_limit": True,
             }
         )
+        limit = valid_magnitude(rows["diffmaglim"])  # ZTF's -1006.94 is no limit at all
         if kind in ("mag", "diffmag"):
-            out["mag"] = rows["diffmaglim"].astype(float)
+            out["mag"] = limit
         else:
-            out["flux"] = magnitude_to_flux(rows["diffmaglim"])[0]
+            out["flux"] = magnitude_to_flux(limit)[0]
         return out
 
-    def _forced(self, kind: str) -> pd.DataFrame:
+    def _forced(self, kind: str, forced_snr: float = FORCED_SNR_DETECTION) -> pd.DataFrame:
         rows = self._light_curve_table("forced_photometry")
         if not len(rows):
             return pd.DataFrame()
         flux, error = forced_flux(
             rows["forcediffimflux"], rows["forcediffimfluxunc"], rows["magzpsci"]
         )
-        good = np.isfinite(flux)
+        good = np.isfinite(flux) & np.isfinite(error)
         rows, flux, error = rows[good], flux[good], error[good]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            limit = np.abs(flux) / error < FORCED_SNR_DETECTION
         out = pd.DataFrame(
             {
                 "measurement": "forced",
                 "jd": rows["jd"].to_numpy(),
                 "fid": rows["fid"].to_numpy(),
                 "candid": pd.array([pd.NA] * len(rows), dtype="Int64"),
-                "upper_limit": limit,
             }
         )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            difference_limit = np.abs(flux) / error < forced_snr
         if kind in ("mag", "flux"):
-            # Apparent = reference + difference, where the reference source is the object;
-            # then the total flux is measured, never a limit, however small the change.
+            # Apparent = reference + difference where the reference source is the object.
+            # Elsewhere the difference stands for the object when it could be the light of
+            # something new (positive, or consistent with nothing); a significant negative
+            # difference without a reference leaves the brightness unknown.
             reference, reference_err = magnitude_to_flux(rows["magnr"], rows["sigmagnr"])
             coincident = is_coincident(rows["distnr"]) & np.isfinite(reference)
-            flux = np.where(coincident, reference + flux, flux)
-            error = np.where(coincident, np.hypot(error, reference_err), error)
-            limit = limit & ~coincident
-            out["upper_limit"] = limit
-        if kind in ("flux", "diffflux"):
-            out["flux"], out["flux_err"] = flux, error
+            total_err = np.hypot(error, np.where(np.isfinite(reference_err), reference_err, 0.0))
+            total = reference + flux
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total_limit = np.abs(total) / total_err < forced_snr
+            unknown = ~coincident & ~difference_limit & (flux < 0)
+            flux = np.where(coincident, total, np.where(unknown, np.nan, flux))
+            error = np.where(coincident, total_err, np.where(unknown, np.nan, error))
+            limit = np.where(coincident, total_limit, difference_limit & ~unknown)
+            out["mag_type"] = np.where(coincident, "dc", np.where(unknown, "unknown", "psf"))
         else:
-            # Limits: 5 sigma, as ZTF's diffmaglim.
-            shown = np.where(limit, 5 * error, flux)
-            mag, fainter, brighter = flux_to_magnitude(shown, np.where(limit, np.nan, error))
-            out["mag"] = mag
-            if kind == "mag":
-                out["mag_err"] = np.where(limit, np.nan, (fainter + brighter) / 2)
-            else:
-                out["mag_err_plus"], out["mag_err_minus"] = fainter, brighter
+            limit = difference_limit
+        out["upper_limit"] = limit
+        # Limits: 5 sigma, as ZTF's diffmaglim.
+        shown = np.where(limit, FORCED_LIMIT_SIGMA * error, flux)
+        shown_err = np.where(limit, np.nan, error)
+        if kind in ("flux", "diffflux"):
+            out["flux"], out["flux_err"] = shown, shown_err
+        elif kind == "mag":
+            out["mag"], out["mag_err"] = forced_magnitude(shown, shown_err)
+        else:
+            mag, fainter, brighter = flux_to_magnitude(shown, shown_err)
+            out["mag"], out["mag_err_plus"], out["mag_err_minus"] = mag, fainter, brighter
         return out
 
     # --- period ------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ def _check_id(value: Any, what: str) -> int:
 def _check_text(value: Any, what: str) -> Any:
     if value is not None and not isinstance(value, str):
         raise StoreError(f"{what} must be a string, not {value!r}")
+    if value is not None and "\x00" in value:
+        raise StoreError(f"{what} holds a NUL character, which text cannot hold; remove it")
     return value
 
 
@@ -240,7 +242,7 @@ class WatchlistStore(_Store):
                 connection,
                 table,
                 name=name,
-                description=str(description),
+                description=_check_text(str(description), "description"),
                 public=bool(public),
                 active=bool(active),
                 radius_arcsec=_watchlist_radius(radius),
@@ -328,8 +330,9 @@ def _cone(cone: Any) -> tuple[SkyCoord, Any]:
         or len(cone) != 2
         or not isinstance(cone[0], SkyCoord)
         or not cone[0].isscalar
+        or not np.isfinite([cone[0].ra.deg, cone[0].dec.deg]).all()
     ):
-        raise StoreError("cone must be (centre, radius): one SkyCoord and a radius")
+        raise StoreError("cone must be (centre, radius): one finite SkyCoord and a radius")
     return cone[0], cone[1]
 
 
@@ -388,7 +391,7 @@ class WatchmapStore(_Store):
                 connection,
                 moc_ranges(moc),
                 name=name,
-                description=str(description),
+                description=_check_text(str(description), "description"),
                 public=bool(public),
                 active=bool(active),
                 moc=buffer.getvalue(),
@@ -536,7 +539,8 @@ class QueryStore(_Store):
         named.check_name(name, "query")
         text = check_select(sql)
         with self.engine.begin() as connection:
-            return query_storage.create(connection, name, text, str(description), bool(public))
+            description = _check_text(str(description), "description")
+            return query_storage.create(connection, name, text, description, bool(public))
 
     def list(self, scope: str = "mine") -> Any:
         """Queries in ``scope``: ``"mine"``, ``"public"`` or ``"system"``."""
@@ -546,10 +550,26 @@ class QueryStore(_Store):
             return self.archive._deliver(query_storage.in_scope(connection, scope))
 
     def run(self, name: str, limit: int = 1000, offset: int = 0) -> Any:
-        """Run a saved query (yours, public or system; ``owner/name`` to choose)."""
+        """Run a saved query.
+
+        ``name`` alone is one of yours, else a system query of that name; another
+        user's public query is ``owner/name`` (a bare name never picks someone else's
+        public query). A query that is not yours runs as the read-only role
+        ``lasair_reader``, which sees only public rows: whoever wrote it, it cannot
+        read (nor pass on) your private rows.
+
+        Raises
+        ------
+        NotFoundError
+            If no such query is visible to you.
+        NotAllowedError
+            If another user's query cannot run as ``lasair_reader`` (that role cannot
+            log in from here: set ``LASAIR_READER_PASSWORD``); it never runs as you.
+        """
         with self.engine.connect() as connection:
-            row = self._find(connection, name)
-        return self.archive.sql(row.sql, limit=limit, offset=offset)
+            row = query_storage.to_run(connection, name)
+        mine = row.owner == self.archive.user
+        return self.archive.sql(row.sql, limit=limit, offset=offset, as_reader=not mine)
 
     def promote(self, name: str) -> None:
         """Make a public query a system query (administrators only; the database checks)."""
@@ -586,13 +606,16 @@ class TagStore:
         if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.:-]{0,63}", name):
             raise StoreError(f"invalid tag {name!r}: {TAG}")
         with self.archive.engine.begin() as connection:
-            annotation_storage.add_tag(connection, name, str(description))
+            annotation_storage.add_tag(
+                connection, name, _check_text(str(description), "description")
+            )
 
     def describe(self, name: str, description: str) -> None:
         """Change a tag's description."""
         _check_text(name, "a tag")
         with self.archive.engine.begin() as connection:
-            if not annotation_storage.describe_tag(connection, name, str(description)):
+            description = _check_text(str(description), "description")
+            if not annotation_storage.describe_tag(connection, name, description):
                 raise NotFoundError(
                     f"no tag {name!r}; add it with archive.tags.add(name, description)"
                 )

@@ -50,12 +50,55 @@ _BASIC_NAMES = (
     "standard_deviation",
     "stetson_k",
 )
+PERIOD_OVERSAMPLING = 10
+"""Frequency-grid points per resolution element ``1 / T`` (``T``: the band's time span)."""
+PERIOD_MAX_FREQ_FACTOR = 40
+"""The highest frequency searched, in units of the median interval's Nyquist frequency."""
+PERIOD_MAX_FREQ = 20.0
+"""...and never above 20 cycles/day (periods of 72 minutes and longer): a band sampled
+many times a night would otherwise search thousands of cycles/day, at a cost growing
+with the square of its points, for periods ZTF's exposures cannot resolve."""
+
 # ZTF revisits a field every 1-3 nights, so the Nyquist frequency of the median
-# interval is ~0.25 cycles/day; searching 40 times higher (~5 cycles/day) reaches
-# sub-day periods such as RR Lyrae's. On simulated ZTF cadence this recovers ~80%
-# of periods from 0.3 to 20 days at ~0.3 ms a band; a Nyquist frequency from the
-# shortest intervals (within a night) recovers as many but costs ten times more.
-_PERIODOGRAM = lc.Periodogram(peaks=1, resolution=10, max_freq_factor=40, nyquist="median")
+# interval is ~0.25 cycles/day; searching 40 times higher (~5-20 cycles/day) reaches
+# sub-day periods such as RR Lyrae's. The periodogram is evaluated exactly (direct
+# sums, no FFT approximation): light-curve's fast (NFFT) periodogram put the period
+# on a lower peak in most bands of real ZTF curves. On a linear grid light-curve's
+# direct method uses trigonometric recurrences, about 4 ns per point and frequency.
+
+
+def period_grid(time: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Frequencies [cycles/day] searched for the period of one band.
+
+    ``time`` is strictly increasing with at least two points. With ``T`` its span
+    and ``df = 1 / (PERIOD_OVERSAMPLING * T)``, the grid is ``df, 2 df, ... , K df``
+    with ``K df`` the largest multiple of ``df`` not above
+    ``min(PERIOD_MAX_FREQ_FACTOR * 0.5 / median(diff(time)), PERIOD_MAX_FREQ)``
+    (at least 3 points).
+    """
+    step = 1.0 / (PERIOD_OVERSAMPLING * (time[-1] - time[0]))
+    max_freq = min(PERIOD_MAX_FREQ_FACTOR * 0.5 / float(np.median(np.diff(time))), PERIOD_MAX_FREQ)
+    count = max(int(max_freq / step), 3)
+    return step * np.arange(1, count + 1, dtype=np.float64)
+
+
+def _period(t: npt.NDArray[np.float64], m: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Period and signal-to-noise of the highest peak of the exact Lomb–Scargle periodogram.
+
+    The classical (Lomb 1976, Scargle 1982) unweighted periodogram of the
+    mean-subtracted magnitudes on :func:`period_grid` — astropy's
+    ``LombScargle(t, m, fit_mean=False, center_data=True)`` — computed by light-curve's
+    direct method. A peak is a grid point above its lower neighbour and not below its
+    upper one (the grid's ends are never peaks, so a trend does not count);
+    ``period_snr`` is (peak power − mean power) / standard deviation of the power
+    (ddof = 1). NaN when the periodogram has no peak (e.g. constant magnitudes).
+    """
+    angular = 2.0 * np.pi * period_grid(t)
+    periodogram = lc.Periodogram(peaks=1, freqs=angular, fast=False)
+    period, snr = periodogram(t - t[0], m)  # the same periodogram; smaller phases
+    if not period > 0.0:
+        return float("nan"), float("nan")
+    return float(period), float(snr)
 
 
 def _combine_repeated_times(
@@ -105,9 +148,11 @@ def band_features(
 
     result = dict.fromkeys(FEATURES, float("nan"))
     if len(t) >= MIN_POINTS:
-        result.update(zip(_BASIC_NAMES, (float(v) for v in _BASIC(t, m, e)), strict=True))
+        try:
+            values = _BASIC(t, m, e)
+        except ValueError:  # a flat light curve: no variability to describe
+            return result
+        result.update(zip(_BASIC_NAMES, (float(v) for v in values), strict=True))
     if len(t) >= MIN_POINTS_PERIOD:
-        period, snr = _PERIODOGRAM(t, m, e)
-        result["period"] = float(period)
-        result["period_snr"] = float(snr)
+        result["period"], result["period_snr"] = _period(t, m)
     return result

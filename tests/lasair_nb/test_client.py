@@ -538,7 +538,9 @@ def test_superusers_are_not_listed_as_users(
 
 
 def test_sql_leaves_no_session_locks_behind(archive: ln.Archive) -> None:
-    archive.sql("SELECT pg_advisory_lock(4242)")
+    # Advisory locks are the archive owner's only (migration 0005): a side channel.
+    with pytest.raises(ln.QueryError, match="permission denied"):
+        archive.sql("SELECT pg_advisory_lock(4242)")
     held = archive.sql(
         "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"
     )

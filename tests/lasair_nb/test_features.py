@@ -56,3 +56,10 @@ def test_features_do_not_depend_on_row_order(seed: int) -> None:
             assert math.isnan(shuffled[name]), name
         else:
             assert shuffled[name] == reference[name], name
+
+
+def test_a_flat_light_curve_gives_missing_features_not_an_error() -> None:
+    # A constant star (or a saturated one) must not stop the ingester.
+    features = band_features(np.arange(12.0), np.full(12, 15.0), np.full(12, 0.1))
+    assert set(features) == set(FEATURES)
+    assert all(math.isnan(value) for value in features.values())

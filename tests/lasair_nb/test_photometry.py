@@ -13,6 +13,7 @@ from lasair_nb.domain.photometry import (
     forced_flux,
     is_coincident,
     magnitude_to_flux,
+    valid_magnitude,
 )
 
 
@@ -82,3 +83,14 @@ def test_difference_and_forced_fluxes() -> None:
     forced, forced_err = forced_flux([100.0, -99999.0], [10.0, 5.0], [26.0, 26.0])
     assert forced[0] == pytest.approx(100 * 10 ** (-0.4 * (26.0 - 8.9)))
     assert np.isnan(forced[1]) and np.isnan(forced_err[1])
+
+
+def test_sentinels_are_missing_values() -> None:
+    # ZTF writes -999, -1006.94 or 99 for "no value"; each is NaN, real values pass.
+    cleaned = valid_magnitude([-1006.94, -999.0, 99.0, np.nan, None, 18.5, -5.0])
+    assert np.isnan(cleaned[:5]).all() and cleaned[5:].tolist() == [18.5, -5.0]
+    mag, sig = dc_magnitude([-999.0, 18.0], [0.1, -999.0], [18.0, 18.0], [0.0, 0.0], ["t", "t"])
+    assert np.isnan(mag[0]) and np.isnan(sig[0])  # not a flux of 10^(0.4 * 999)
+    assert mag[1] == pytest.approx(18.0 - 2.5 * np.log10(2)) and np.isnan(sig[1])
+    flux, error = magnitude_to_flux([-1006.94, 20.0], [0.1, -999.0])
+    assert np.isnan(flux[0]) and np.isnan(error[1])
