@@ -25,6 +25,7 @@ up: $(STAMP)
 	@echo "  ingestion status:  $(BIN)/lasair-nb status"
 	@echo "  query the archive: $(BIN)/lasair-nb sql \"SELECT objectid, ncand, context FROM objects LIMIT 10\""
 	@echo "  connect (SQLAlchemy/psql): $$($(BIN)/lasair-nb db url)"
+	@echo "  users (over TCP, by password): $(BIN)/lasair-nb users add NAME, then postgresql://NAME:PASSWORD@127.0.0.1:$${LASAIR_DB_PORT:-54320}/lasair"
 	@echo "  stop everything:   make down"
 
 ## test: install what the tests need, lint, check the import layers, run the whole suite.

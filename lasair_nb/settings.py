@@ -34,13 +34,14 @@ class Settings(BaseSettings):
             "never starts the embedded server."
         ),
     )
-    db_port: int | None = Field(
-        default=None,
-        gt=0,
+    db_port: int = Field(
+        default=54320,
+        ge=0,
         lt=65536,
         description=(
-            "TCP port on 127.0.0.1 where the embedded server also listens, every login by "
-            "password (scram-sha-256); unset: the Unix socket only, for this OS account."
+            "TCP port on 127.0.0.1 where the embedded server also listens (as notebook "
+            "servers reach it), every login by password (scram-sha-256); 0: the Unix socket "
+            "only, for this OS account."
         ),
     )
     db_name: str = Field(default="lasair", description="Database name used on the embedded server.")

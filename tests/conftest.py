@@ -15,6 +15,12 @@ make_archive
     Factory: a fresh, migrated database on that server; returns its URL.
 archive_url
     One fresh, migrated database for the test.
+embedded_server
+    The session's embedded server (Unix socket, and TCP on a free port with passwords);
+    None when ``LASAIR_DB_URL`` names a server.
+over_tcp
+    Function: an archive URL of that server over TCP with the owner's password; gives
+    ``lasair_reader`` a password and exports it as ``LASAIR_READER_PASSWORD``.
 make_seeded_archive
     Factory: a fresh copy of the seeded archive (the 124 real alerts and a simulated
     stream of 300 sources over 12 nights, seed 3), built once per test run as a

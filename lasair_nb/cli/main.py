@@ -79,12 +79,19 @@ def db_start(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    status = EmbeddedServer(settings.pgdata, settings.db_port).start()
+    embedded = EmbeddedServer(settings.pgdata, settings.db_port or None)
+    status = embedded.start()
     migrate.ensure_database(settings)
     revision = migrate.upgrade(status.url(settings.db_name))
+    embedded.ensure_reader_password(status.url(settings.db_name))
     print(f"PostgreSQL running (pid {status.pid}), data in {status.pgdata}")
     print(f"archive schema at revision {revision}")
     print(f"url: {status.url(settings.db_name)}")
+    if settings.db_port:
+        print(
+            f"TCP: 127.0.0.1:{settings.db_port}, every login by password "
+            f"(users: lasair-nb users add NAME; owner's in {embedded.owner_password_file})"
+        )
     return 0
 
 

@@ -80,6 +80,32 @@ class EmbeddedServer:
         )
 
     @property
+    def reader_password_file(self) -> Path:
+        """Where ``lasair_reader``'s password is kept (0600), for the hub to hand on."""
+        return self.pgdata.parent / "reader-password"
+
+    def ensure_reader_password(self, url: str) -> str:
+        """Give ``lasair_reader`` a password (once; it needs one over TCP); return it.
+
+        Run after the migrations, which create the role.
+        """
+        if self.reader_password_file.exists():
+            return self.reader_password_file.read_text().strip()
+        password = secrets.token_urlsafe(24)
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "ALTER ROLE lasair_reader PASSWORD %(password)s", {"password": password}
+                )
+        finally:
+            engine.dispose()
+        descriptor = os.open(self.reader_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password + "\n")
+        return password
+
+    @property
     def owner_password_file(self) -> Path:
         """Where the owner's (``postgres``) password is kept, readable by this OS user only."""
         return self.pgdata.parent / "owner-password"

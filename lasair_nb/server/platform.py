@@ -58,14 +58,20 @@ class Platform:
     def up(self, simulate: bool = True) -> Iterator[str]:
         """Start every service that is not running; yield a line per service."""
         settings = self.settings
+        tcp = ""
         if settings.db_url is None:
-            server = EmbeddedServer(settings.pgdata, settings.db_port).start()
+            embedded = EmbeddedServer(settings.pgdata, settings.db_port or None)
+            server = embedded.start()
             migrate.ensure_database(settings)
             url = server.url(settings.db_name)
+            revision = migrate.upgrade(url)
+            embedded.ensure_reader_password(url)
+            if settings.db_port:
+                tcp = f"; TCP 127.0.0.1:{settings.db_port}, passwords"
         else:
             url = database.database_url(settings)
-        revision = migrate.upgrade(url)
-        yield f"archive    {url}  (schema {revision})"
+            revision = migrate.upgrade(url)
+        yield f"archive    {url}  (schema {revision}{tcp})"
 
         yield self._start_reaper(url)
 

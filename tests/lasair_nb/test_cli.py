@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,9 @@ def env_for(tmp_path: Path):
     def make(db_url: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LASAIR_")}
         env["LASAIR_HOME"] = str(tmp_path / "home")
+        with socket.socket() as probe:  # never the default port a running `make up` holds
+            probe.bind(("127.0.0.1", 0))
+            env["LASAIR_DB_PORT"] = str(probe.getsockname()[1])
         if db_url:
             env["LASAIR_DB_URL"] = db_url
         return env

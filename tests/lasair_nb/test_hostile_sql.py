@@ -74,14 +74,15 @@ HOSTILE = [
 
 
 @pytest.fixture(scope="module")
-def archive_url(make_archive, ztf_alert_files: list[Path]) -> str:
+def archive_url(make_archive, ztf_alert_files: list[Path], over_tcp) -> str:
+    """The real alerts, reached over TCP with passwords (as make up serves notebooks)."""
     url = make_archive()
     connection = connect_raw(url)
     Ingester(connection, batch_size=100).ingest(
         read_packets(ztf_alert_files), "test", progress=False
     )
     connection.close()
-    return url
+    return over_tcp(url)
 
 
 def fingerprint(url: str) -> dict[str, str]:

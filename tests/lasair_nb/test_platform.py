@@ -25,6 +25,7 @@ def test_up_streams_simulated_nights_into_the_archive_and_down_stops_all(tmp_pat
     env |= {
         "LASAIR_HOME": str(tmp_path / "home"),
         "LASAIR_BROKER_PORT": str(free_port()),
+        "LASAIR_DB_PORT": str(free_port()),
         "LASAIR_DEMO_OBJECTS": "120",
         "LASAIR_DEMO_NIGHTS": "3",
         "LASAIR_DEMO_NIGHT_INTERVAL": "2",
