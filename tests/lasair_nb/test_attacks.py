@@ -466,12 +466,13 @@ def test_migration_0005_upgrades_an_archive_with_users_and_rows(pg_server_url: s
             for role, group in ((user, "lasair_user"), (boss, "lasair_admin")):
                 connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN IN ROLE {group}")
                 connection.exec_driver_sql(f'GRANT CONNECT ON DATABASE "{name}" TO {role}')
-        raw = psycopg2.connect(
-            host=sa.make_url(url).query.get("host"),
-            port=sa.make_url(url).query.get("port"),
-            dbname=name,
-            user=user,
-        )
+        socket_login = {
+            "host": sa.make_url(url).query.get("host"),
+            "port": sa.make_url(url).query.get("port"),
+            "dbname": name,
+            "user": user,
+        }
+        raw = psycopg2.connect(**socket_login)
         raw.autocommit = True
         with raw.cursor() as cursor:
             cursor.execute("INSERT INTO watchlists (name, radius_arcsec) VALUES ('w', 2)")
@@ -491,12 +492,7 @@ def test_migration_0005_upgrades_an_archive_with_users_and_rows(pg_server_url: s
             assert (
                 connection.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar() == 1
             )
-        raw = psycopg2.connect(
-            host=sa.make_url(url).query.get("host"),
-            port=sa.make_url(url).query.get("port"),
-            dbname=name,
-            user=user,
-        )
+        raw = psycopg2.connect(**socket_login)
         raw.autocommit = True
         with raw.cursor() as cursor:
             refused(cursor, "SET ROLE lasair_user")
@@ -509,12 +505,7 @@ def test_migration_0005_upgrades_an_archive_with_users_and_rows(pg_server_url: s
         # A rollback to 0004 and back leaves the archive hardened again.
         command.downgrade(alembic_config(url), "0004")
         assert upgrade(url) == "0005"
-        raw = psycopg2.connect(
-            host=sa.make_url(url).query.get("host"),
-            port=sa.make_url(url).query.get("port"),
-            dbname=name,
-            user=user,
-        )
+        raw = psycopg2.connect(**socket_login)
         raw.autocommit = True
         with raw.cursor() as cursor:
             refused(cursor, "SELECT set_config('application_name', 'x', false)")
