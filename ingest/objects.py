@@ -19,7 +19,8 @@ Definitions (per band b in g, r, i):
   at least :data:`DMDT_MIN_INTERVAL` days (another night) before the latest one, on
   DC magnitudes when both have one, else on ``magpsf``; NULL without such a pair.
   Two detections an hour apart would turn photometric noise into tens of mag/day.
-  Negative = brightening.
+  Positive = brightening, as in Lasair-ZTF (magnitude falls as flux rises), so a filter
+  copied from Lasair (``dmdt_g > 0``) selects the same objects.
 * features ``{name}_b`` (:mod:`lasair_nb.domain.features`) on the DC magnitudes when every
   detection of the band has one (a variable source on a reference star), else on
   ``magpsf`` of the positive differences (a transient).
@@ -136,7 +137,7 @@ def _band_summary(band: str, columns: dict[str, np.ndarray]) -> dict[str, Any]:
             previous = earlier[-1]
             use_dc = np.isfinite(dc[last]) and np.isfinite(dc[previous])
             values = dc if use_dc else mag
-            summary[f"dmdt_{band}"] = (values[last] - values[previous]) / (
+            summary[f"dmdt_{band}"] = (values[previous] - values[last]) / (
                 times[last] - times[previous]
             )
 

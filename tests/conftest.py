@@ -21,6 +21,8 @@ embedded_server
 over_tcp
     Function: an archive URL of that server over TCP with the owner's password; gives
     ``lasair_reader`` a password and exports it as ``LASAIR_READER_PASSWORD``.
+seeded_simulation
+    The AlertSimulator arguments of the seeded archive's simulated part (for its truth).
 make_seeded_archive
     Factory: a fresh copy of the seeded archive (the 124 real alerts and a simulated
     stream of 300 sources over 12 nights, seed 3), built once per test run as a
@@ -153,6 +155,12 @@ def archive_url(make_archive: Callable[[], str]) -> str:
 
 SEEDED_SIMULATION = {"objects": 300, "nights": 12, "seed": 3}
 """The simulated part of the seeded archive."""
+
+
+@pytest.fixture(scope="session")
+def seeded_simulation() -> dict[str, int]:
+    """The simulator's arguments for the seeded archive (its truth: AlertSimulator(**these))."""
+    return dict(SEEDED_SIMULATION)
 
 
 @pytest.fixture(scope="session")

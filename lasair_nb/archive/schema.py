@@ -166,8 +166,8 @@ def _band_columns(band: str) -> list[sa.Column]:
             f"dmdt_{band}",
             DOUBLE_PRECISION,
             comment=(
-                f"Rate of change of the {band} magnitude since the previous night's "
-                "detection [mag/day, negative = brightening]"
+                f"Brightening rate in {band} since the previous night's detection "
+                "[mag/day, positive = brightening, as in Lasair-ZTF]"
             ),
         ),
     ]

@@ -364,11 +364,12 @@ def test_supernova_summary(supernova: dict) -> None:
         assert summary[f"max_mag_{band}"] == pytest.approx(max(mags))
         assert summary[f"mean_mag_{band}"] == pytest.approx(np.mean(mags))
         previous = [d for d in points if d["jd"] <= points[-1]["jd"] - 0.5][-1]
-        rate = (points[-1]["magpsf"] - previous["magpsf"]) / (points[-1]["jd"] - previous["jd"])
+        # Lasair's convention: positive = brightening (the magnitude fell).
+        rate = (previous["magpsf"] - points[-1]["magpsf"]) / (points[-1]["jd"] - previous["jd"])
         # magpsf is float32 (REAL): PostgreSQL returns its shortest decimal form,
         # which differs from the widened float32 in the 8th digit.
         assert summary[f"dmdt_{band}"] == pytest.approx(rate, rel=1e-4)
-        assert summary[f"dmdt_{band}"] > 0  # fading after peak
+        assert summary[f"dmdt_{band}"] < 0  # fading after peak
         positive = [d["magpsf"] for d in points if d["isdiffpos"] in ("t", "1")]
         assert summary[f"amplitude_{band}"] == pytest.approx(
             (max(positive) - min(positive)) / 2, rel=1e-5

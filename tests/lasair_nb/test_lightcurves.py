@@ -108,7 +108,7 @@ def test_summaries_skip_sentinel_magnitudes() -> None:
     assert summary["min_mag_g"] == 18.0 and summary["max_mag_g"] == 19.0
     assert summary["mean_mag_g"] == pytest.approx(18.5)
     assert summary["latest_mag_g"] == 19.0  # the latest detection with a magnitude
-    assert summary["dmdt_g"] == pytest.approx(1.0)  # 18 -> 19 in one day
+    assert summary["dmdt_g"] == pytest.approx(-1.0)  # 18 -> 19 in one day: fading
 
 
 def test_coverage_ignores_a_sentinel_limit() -> None:
