@@ -111,13 +111,14 @@ def over_tcp(embedded_server: EmbeddedServer | None) -> Iterator[Callable[[str],
         if embedded_server is None:
             return url
         parsed = sa.make_url(url)
-        admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(
-                "ALTER ROLE lasair_reader PASSWORD %(password)s", {"password": reader_password}
-            )
-        admin.dispose()
-        os.environ["LASAIR_READER_PASSWORD"] = reader_password
+        if os.environ.get("LASAIR_READER_PASSWORD") != reader_password:  # roles are per server
+            admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.exec_driver_sql(
+                    "ALTER ROLE lasair_reader PASSWORD %(password)s", {"password": reader_password}
+                )
+            admin.dispose()
+            os.environ["LASAIR_READER_PASSWORD"] = reader_password
         owner = embedded_server.owner_password_file.read_text().strip()
         return parsed.set(
             host="127.0.0.1", port=embedded_server.tcp_port, password=owner, query={}

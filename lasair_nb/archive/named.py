@@ -72,6 +72,16 @@ def find(connection: sa.Connection, table: sa.Table, name: str, what: str) -> sa
     return rows[0]
 
 
+def insert(connection: sa.Connection, table: sa.Table, what: str, **values: Any) -> int:
+    """Insert one row and return its id; a refusal is a LasairError about ``what``."""
+    try:
+        return int(
+            connection.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one()
+        )
+    except sa.exc.DBAPIError as error:
+        raise database_error(error, f"{what} {values.get('name')!r}") from error
+
+
 def delete(connection: sa.Connection, table: sa.Table, row_id: int) -> bool:
     """Delete a row by id; False when row-level security kept it (not the caller's)."""
     return bool(connection.execute(sa.delete(table).where(table.c.id == row_id)).rowcount)

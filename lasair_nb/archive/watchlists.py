@@ -16,12 +16,7 @@ from lasair_nb.domain.healpix import cones_ranges
 
 def create(connection: sa.Connection, sources: pd.DataFrame, **values: Any) -> int:
     """Insert a watchlist (``name``, ``description``, ``public``, ``active``, ``radius_arcsec``)."""
-    try:
-        watchlist_id = connection.execute(
-            sa.insert(watchlists).values(**values).returning(watchlists.c.id)
-        ).scalar_one()
-    except sa.exc.DBAPIError as error:
-        raise named.database_error(error, f"watchlist {values.get('name')!r}") from error
+    watchlist_id = named.insert(connection, watchlists, "watchlist", **values)
     write_sources(connection, watchlist_id, sources)
     return int(watchlist_id)
 

@@ -16,12 +16,7 @@ from lasair_nb.archive.schema import objects, watchmap_tiles, watchmaps
 
 def create(connection: sa.Connection, ranges: npt.NDArray[np.uint64], **values: Any) -> int:
     """Insert a watchmap (name, description, public, active, moc, area_deg2) and its ranges."""
-    try:
-        watchmap_id = connection.execute(
-            sa.insert(watchmaps).values(**values).returning(watchmaps.c.id)
-        ).scalar_one()
-    except sa.exc.DBAPIError as error:
-        raise named.database_error(error, f"watchmap {values.get('name')!r}") from error
+    watchmap_id = named.insert(connection, watchmaps, "watchmap", **values)
     tiles = io.StringIO()
     for low, high in ranges.tolist():
         tiles.write(f'{watchmap_id},"[{low},{high})"\n')

@@ -89,21 +89,7 @@ class EmbeddedServer:
 
         Run after the migrations, which create the role.
         """
-        if self.reader_password_file.exists():
-            return self.reader_password_file.read_text().strip()
-        password = secrets.token_urlsafe(24)
-        engine = sa.create_engine(url)
-        try:
-            with engine.begin() as connection:
-                connection.exec_driver_sql(
-                    "ALTER ROLE lasair_reader PASSWORD %(password)s", {"password": password}
-                )
-        finally:
-            engine.dispose()
-        descriptor = os.open(self.reader_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(password + "\n")
-        return password
+        return _ensure_password(url, "lasair_reader", self.reader_password_file)
 
     @property
     def owner_password_file(self) -> Path:
@@ -138,20 +124,7 @@ class EmbeddedServer:
 
     def _ensure_owner_password(self, status: ServerStatus) -> None:
         """Give the owner a password at first start (for TCP), kept in a 0600 file."""
-        if self.owner_password_file.exists():
-            return
-        password = secrets.token_urlsafe(24)
-        descriptor = os.open(self.owner_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(password + "\n")
-        engine = sa.create_engine(status.url("postgres"))
-        try:
-            with engine.begin() as connection:
-                connection.exec_driver_sql(
-                    "ALTER ROLE postgres PASSWORD %(password)s", {"password": password}
-                )
-        finally:
-            engine.dispose()
+        _ensure_password(status.url("postgres"), "postgres", self.owner_password_file)
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns False if it was not running."""
@@ -164,3 +137,27 @@ class EmbeddedServer:
             "pg_ctl", ("-w", "-D", str(self.pgdata), "-m", "fast", "stop"), bin_path, user=user
         )
         return True
+
+
+def _ensure_password(url: str, role: str, secret_file: Path) -> str:
+    """The password of ``role``: read from ``secret_file``, else generated, set, then kept there.
+
+    The file (mode 0600) is written only after the server took the password, so a
+    failed start leaves nothing that disagrees with the server.
+    """
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    password = secrets.token_urlsafe(24)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            # Role names cannot be bound parameters; both are fixed names of ours.
+            connection.exec_driver_sql(
+                f"ALTER ROLE {role} PASSWORD %(password)s", {"password": password}
+            )
+    finally:
+        engine.dispose()
+    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    return password
