@@ -170,8 +170,8 @@ def build(url: str, detections: int) -> tuple[float, int, int]:
             objects = binary_copy(
                 [
                     ("objectid", ids, "S12"),
-                    ("ra", ra, ">f8"),
-                    ("dec", dec, ">f8"),
+                    ("ramean", ra, ">f8"),
+                    ("decmean", dec, ">f8"),
                     ("hpx", HPX.lonlat_to_healpix(ra * u.deg, dec * u.deg), ">i8"),
                     ("ncand", sizes, ">i4"),
                     ("nalerts", sizes, ">i4"),
@@ -185,7 +185,7 @@ def build(url: str, detections: int) -> tuple[float, int, int]:
                 ]
             )
             cursor.copy_expert(
-                "COPY objects (objectid, ra, dec, hpx, ncand, nalerts, jdmin, jdmax,"
+                "COPY objects (objectid, ramean, decmean, hpx, ncand, nalerts, jdmin, jdmax,"
                 " latest_candid, context, ncand_g, ncand_r, ncand_i)"
                 " FROM STDIN WITH (FORMAT binary)",
                 io.BytesIO(objects),

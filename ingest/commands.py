@@ -22,6 +22,32 @@ if TYPE_CHECKING:  # the command line is handed in; ingest never imports lasair_
     from lasair_nb.cli.main import CommandLine
 
 
+def resummarise(args: argparse.Namespace) -> int:
+    """Recompute object summaries from the archived detections."""
+    from ingest.writer import ArchiveWriter  # noqa: PLC0415 - loaded on use
+
+    connection = database.connect_raw(database.database_url(args.settings))
+    try:
+        with connection.cursor() as cursor:
+            if args.objectids:
+                cursor.execute(
+                    "SELECT objectid FROM objects WHERE objectid = ANY(%s) ORDER BY objectid",
+                    (list(args.objectids),),
+                )
+            else:
+                cursor.execute("SELECT objectid FROM objects ORDER BY objectid")
+            objectids = [row[0] for row in cursor.fetchall()]
+        connection.commit()
+        missing = sorted(set(args.objectids) - set(objectids))
+        if missing:
+            raise NotFoundError(f"no object {', '.join(missing)} in the archive")
+        done = ArchiveWriter(connection).resummarise(objectids, progress=not args.no_progress)
+    finally:
+        connection.close()
+    print(f"recomputed {done} object summaries")
+    return 0
+
+
 def ingest_files(args: argparse.Namespace) -> int:
     """Ingest .avro files, directories and nightly tarballs."""
     from ingest.pipeline import Ingester  # noqa: PLC0415 - decode stack loaded on use
@@ -170,6 +196,13 @@ def register(cli: CommandLine) -> None:
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
     files.set_defaults(handler=ingest_files)
 
+    again = sources.add_parser(
+        "resummarise",
+        help="recompute every object's summary from its detections (after an upgrade)",
+    )
+    again.add_argument("objectids", nargs="*", help="only these objects (default: all)")
+    again.add_argument("--no-progress", action="store_true", help="no progress bar")
+    again.set_defaults(handler=resummarise)
     kafka = sources.add_parser("kafka", help="consume a Kafka topic or topic regex")
     kafka.add_argument("--servers", required=True, help="bootstrap servers, HOST:PORT[,…]")
     kafka.add_argument(

@@ -21,15 +21,17 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import psycopg2
 import psycopg2.extensions
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
+from tqdm.auto import tqdm
 
 from ingest.coverage import coverage_rows
 from ingest.objects import DETECTION_COLUMNS, summarise_objects
 from ingest.rows import AlertRows, add_derived_columns
-from lasair_nb.archive import schema
+from lasair_nb.archive import schema, sherlock, tns
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,29 @@ class ArchiveWriter:
         with connection.cursor() as cursor:
             _staging_tables(cursor)
         connection.commit()
+
+    def resummarise(
+        self, objectids: Sequence[str], chunk: int = 1000, progress: bool = True
+    ) -> int:
+        """Recompute the summaries (and context matches) of these objects from their detections.
+
+        One transaction per ``chunk`` objects, with a progress bar: after a migration that
+        changes what ``objects`` holds, or after loading context catalogues.
+
+        Returns
+        -------
+        int
+            The number of objects recomputed.
+        """
+        starts = range(0, len(objectids), chunk)
+        with tqdm(total=len(objectids), desc="objects", unit="obj", disable=not progress) as bar:
+            for start in starts:
+                part = list(objectids[start : start + chunk])
+                with self.connection.cursor() as cursor:
+                    self._update_objects(cursor, part)
+                self.connection.commit()
+                bar.update(len(part))
+        return len(objectids)
 
     def write_batch(
         self,
@@ -432,6 +457,15 @@ class ArchiveWriter:
             f" ON CONFLICT (objectid) DO UPDATE SET {updates}"
             " WHERE (objects.*) IS DISTINCT FROM (EXCLUDED.*)"
         )
+        tns.match_objects(
+            cursor,
+            [row["objectid"] for row in summaries],
+            np.array([row["ramean"] for row in summaries]),
+            np.array([row["decmean"] for row in summaries]),
+            tns.MATCH_RADIUS_ARCSEC,
+        )
+        # Context (Sherlock-like) from the loaded catalogues and the alerts' PS1/Gaia fields.
+        sherlock.classify(cursor, objectids)
 
     @staticmethod
     def _write_quarantine(cursor: Any, quarantined: Sequence[QuarantinedPacket]) -> None:

@@ -17,7 +17,15 @@ class                       also a                           raised for
 
 
 class LasairError(Exception):
-    """Base class of every error Lasair-NB raises on purpose."""
+    """Base class of every error Lasair-NB raises on purpose.
+
+    ``message`` is the text, as on the ``lasair`` client's LasairError (``e.message``).
+    """
+
+    @property
+    def message(self) -> str:
+        """The error's text (Lasair's client has it as an attribute)."""
+        return str(self)
 
 
 class ArgumentError(LasairError, ValueError):

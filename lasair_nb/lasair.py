@@ -13,10 +13,15 @@ archive, offline); the token, endpoint and cache directory are accepted and not 
 Errors are :class:`LasairError`, which is :class:`lasair_nb.errors.LasairError` itself,
 so ``except lasair.LasairError`` catches every error Lasair-NB raises on purpose.
 
-Not in Lasair-NB yet (they raise :class:`LasairError` saying so): Sherlock context
-classification (``sherlock_*``, the ``sherlock_classifications`` table), Kafka streams
-(``streams``, ``streams_topics``, :class:`lasair_consumer`, :class:`lasair_producer`),
-watchlist and watchmap tables (``watchlist:N``, ``area:N``) and ``crossmatch_tns``.
+``query`` follows Lasair's query builder (:mod:`lasair_nb.archive.lasair_query`): the
+tables ``objects``, ``sherlock_classifications``, ``crossmatch_tns``, ``watchlist:N``,
+``area:N``, ``annotator:TOPIC`` joined on objectId, and the MySQL forms Lasair users write.
+Sherlock's context classes (``sherlock_object``, ``sherlock_objects``,
+``sherlock_position``, the ``sherlock_classifications`` table) come from this platform's
+own rules over the operator's catalogues (:mod:`lasair_nb.domain.sherlock`).
+
+Not in Lasair-NB yet (they raise :class:`LasairError` saying so): Kafka streams
+(``streams``, ``streams_topics``, :class:`lasair_consumer`, :class:`lasair_producer`).
 """
 
 from __future__ import annotations
@@ -28,16 +33,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pglast.parser import ParseError, parse_sql_json, scan
-
 from lasair_nb.client.archive import Archive, connect
 from lasair_nb.errors import LasairError
 
 __all__ = ["LasairError", "lasair_client", "lasair_consumer", "lasair_producer"]
 
-SHERLOCK_MISSING = (
-    "Sherlock context classification is not in Lasair-NB yet (issue: Lasair compatibility)"
-)
 STREAMS_MISSING = "Kafka streams are not in Lasair-NB yet (issue: real-time filters)"
 REQUEST_TYPES = ("all", "nearest", "count")
 MAX_OBJECTS = 10
@@ -57,20 +57,6 @@ LITE_CANDIDATE_KEYS = (
     "sigmagnr",
 )
 """Candidate keys ``object(lite=True)`` keeps."""
-MISSING_TABLES = {
-    "sherlock_classifications": SHERLOCK_MISSING,
-    "crossmatch_tns": "the crossmatch_tns table is not in Lasair-NB yet "
-    "(issue: Lasair compatibility); TNS names are in the archive's TNS table (archive.tns)",
-}
-_MISSING_PREFIXES = {
-    "watchlist": "watchlist tables (watchlist:N) are not in Lasair-NB yet "
-    "(issue: Lasair compatibility); use archive.watchlists.crossmatch(name)",
-    "area": "watchmap tables (area:N) are not in Lasair-NB yet "
-    "(issue: Lasair compatibility); use archive.watchmaps.objects(name)",
-    "annotator": "annotator tables (annotator:topic) are not in Lasair-NB yet "
-    "(issue: Lasair compatibility); use archive.annotations.search(...)",
-}
-_CLAUSE_STARTS = {"ORDER", "GROUP_P"}
 
 
 def _is_number(value: Any) -> bool:
@@ -93,78 +79,6 @@ def _check_ids(object_ids: Any, limit: int | None = None) -> list[str]:
     if limit is not None and len(object_ids) > limit:
         raise LasairError(f"give at most {limit} objectIds per call, got {len(object_ids)}")
     return list(object_ids)
-
-
-# --- query: SELECT text with Lasair's output names ------------------------------------------
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _named_select(selected: str) -> str:
-    """``selected`` with each output column named as written (PostgreSQL folds case).
-
-    A bare column (``objectId``, ``objects.objectId``) gets ``AS "objectId"``, its last
-    written identifier; an unquoted alias is quoted as written. Text PostgreSQL cannot
-    parse is returned unchanged, for :meth:`Archive.sql` to report.
-    """
-    sql = f"SELECT {selected} FROM t"  # noqa: S608 - only parsed, never run
-    try:
-        tree = json.loads(parse_sql_json(sql))
-        tokens = scan(sql)
-    except ParseError:
-        return selected
-    statements = tree.get("stmts", [])
-    if len(statements) != 1 or "SelectStmt" not in statements[0]["stmt"]:
-        return selected
-    targets = [item["ResTarget"] for item in statements[0]["stmt"]["SelectStmt"]["targetList"]]
-    raw = sql.encode()
-    end_of_select = len(f"SELECT {selected}".encode())
-    starts = [target["location"] for target in targets]
-    edits: list[tuple[int, int, str]] = []  # byte ranges [start, end) and their new text
-    for index, target in enumerate(targets):
-        end = starts[index + 1] if index + 1 < len(targets) else end_of_select
-        item = [t for t in tokens if starts[index] <= t.start and t.end < end]
-        if item and item[-1].name == "ASCII_44":  # the comma before the next item
-            item = item[:-1]
-        if not item:
-            continue
-        last = item[-1]
-        text = raw[last.start : last.end + 1].decode()
-        column = target["val"].get("ColumnRef")
-        if "name" in target:
-            if not text.startswith('"') and text.lower() == target["name"]:
-                edits.append((last.start, last.end + 1, _quote(text)))
-        elif column is not None and "A_Star" not in column["fields"][-1]:
-            name = text[1:-1].replace('""', '"') if text.startswith('"') else text
-            edits.append((last.end + 1, last.end + 1, " AS " + _quote(name)))
-    for start, stop, new in sorted(edits, reverse=True):
-        raw = raw[:start] + new.encode() + raw[stop:]
-    return raw[len(b"SELECT ") : len(raw) - len(b" FROM t")].decode()
-
-
-def _split_conditions(conditions: str) -> tuple[str, str]:
-    """``conditions`` as its WHERE part and what follows it (``GROUP BY``, ``ORDER BY``...)."""
-    try:
-        tokens = scan(conditions)
-    except ParseError:
-        return conditions, ""
-    depth = 0
-    for index, token in enumerate(tokens):
-        if token.name == "ASCII_40":
-            depth += 1
-        elif token.name == "ASCII_41":
-            depth -= 1
-        elif (
-            depth == 0
-            and token.name in _CLAUSE_STARTS
-            and index + 1 < len(tokens)
-            and tokens[index + 1].name == "BY"
-        ):
-            raw = conditions.encode()
-            return raw[: token.start].decode().strip(), raw[token.start :].decode().strip()
-    return conditions.strip(), ""
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -207,7 +121,6 @@ class lasair_client:  # noqa: N801 - Lasair's name
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.archive = archive if archive is not None else connect()
-        self._tables: set[str] | None = None
 
     def __repr__(self) -> str:
         return f"<lasair_client on {self.archive!r}>"
@@ -251,27 +164,6 @@ class lasair_client:  # noqa: N801 - Lasair's name
             return rows[0] if rows else {}
         return rows
 
-    def _table_names(self) -> set[str]:
-        if self._tables is None:
-            schema = self.archive.schema()
-            if not hasattr(schema, "to_dict"):
-                schema = schema.to_pandas()
-            self._tables = {str(name) for name in schema["table"]}
-        return self._tables
-
-    def _check_table(self, name: str) -> None:
-        lowered = name.lower()
-        if lowered in MISSING_TABLES:
-            raise LasairError(MISSING_TABLES[lowered])
-        prefix = lowered.split(":", 1)[0]
-        if ":" in lowered and prefix in _MISSING_PREFIXES:
-            raise LasairError(_MISSING_PREFIXES[prefix])
-        known = self._table_names()
-        if lowered not in known or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise LasairError(
-                f"no table {name!r} in Lasair-NB; tables accepted: {', '.join(sorted(known))}"
-            )
-
     def query(
         self,
         selected: str,
@@ -282,36 +174,31 @@ class lasair_client:  # noqa: N801 - Lasair's name
     ) -> list[dict[str, Any]]:
         """Rows of ``SELECT selected FROM tables WHERE conditions``, as Lasair's query.
 
-        Several tables are joined on ``objectId``. ``conditions`` may end with
-        ``GROUP BY``/``ORDER BY``. Each row is a dict keyed as ``selected`` names its
-        columns (``objectId``, not PostgreSQL's ``objectid``).
+        Lasair's text is MySQL's and is translated (``"SN"`` is a string, ``LIKE`` ignores
+        case, ``JDNOW()`` works...); the tables are joined on ``objectId``, with Lasair's
+        ``watchlist:N``, ``area:N`` and ``annotator:TOPIC``; ``conditions`` may end with
+        ``GROUP BY``, ``HAVING``, ``ORDER BY`` and ``LIMIT``. See
+        :mod:`lasair_nb.archive.lasair_query` for every rule.
+
+        Returns
+        -------
+        list of dict
+            One dict per row, keyed as ``selected`` names its columns (``objectId``,
+            not PostgreSQL's ``objectid``).
         """
         for name, value in (("selected", selected), ("tables", tables), ("conditions", conditions)):
             if not isinstance(value, str):
                 raise LasairError(f"{name} must be a string, got {type(value).__name__}")
-        names = [name.strip() for name in tables.split(",") if name.strip()]
-        if not names or not selected.strip():
-            raise LasairError(
-                "give the selected columns and at least one table, e.g. "
-                "query('objectId, ncand', 'objects', 'ncand > 10')"
-            )
-        for name in names:
-            self._check_table(name)
-        where, tail = _split_conditions(conditions)
-        joins = [f"{names[0]}.objectid = {other}.objectid" for other in names[1:]]
-        clauses = [f"({clause})" for clause in [*joins, where] if clause.strip()]
-        # User text by design, as in Lasair: Archive.sql checks it and runs it read-only.
-        sql = f"SELECT {_named_select(selected)} FROM {', '.join(names)}"  # noqa: S608
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        if tail:
-            sql += " " + tail
-        frame = self.archive.sql(sql, limit=limit, offset=offset, timeout=self.timeout)
-        if not hasattr(frame, "to_dict"):
-            frame = frame.to_pandas()
-        return [
-            {key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records")
-        ]
+        rows = self.archive.query(
+            selected,
+            tables,
+            conditions,
+            limit=limit,
+            offset=offset,
+            dialect="mysql",
+            timeout=self.timeout,
+        )
+        return [{key: _plain(value) for key, value in row.items()} for row in rows]
 
     # --- objects -------------------------------------------------------------------------
 
@@ -323,8 +210,10 @@ class lasair_client:  # noqa: N801 - Lasair's name
         dict
             ``objectId``; ``candidates``: detections and non-detections by time, each
             with ``mjd`` (non-detections have no ``candid`` and no null keys); with
-            ``lasair_added``, ``objectData`` (the ``objects`` row) and ``annotations``;
-            unless ``lite``, every candidate column and ``forcedphot``.
+            ``lasair_added``, ``objectData`` (the ``objects`` row under Lasair's names,
+            with ``rasex``, ``decsex``, ``ec_lon``…), ``sherlock``, ``TNS``,
+            ``annotations`` and the candidate counts; with ``lite=False``, every
+            candidate column and ``forcedphot``.
         """
         for name, value in (("lite", lite), ("lasair_added", lasair_added)):
             if not isinstance(value, bool):
@@ -332,14 +221,11 @@ class lasair_client:  # noqa: N801 - Lasair's name
         if not isinstance(objectId, str):
             raise LasairError(f"objectId must be a string like 'ZTF21abiuvdk', got {objectId!r}")
         document = json.loads(self.archive.object(objectId).to_json())
-        candidates = []
-        for candidate in document["candidates"]:
-            row = {key: value for key, value in candidate.items() if value is not None}
-            if "jd" in row:
-                row["mjd"] = row["jd"] - 2_400_000.5
-            if lite:
-                row = {key: row[key] for key in LITE_CANDIDATE_KEYS if key in row}
-            candidates.append(row)
+        candidates = document["candidates"]
+        if lite:
+            candidates = [
+                {key: row[key] for key in LITE_CANDIDATE_KEYS if key in row} for row in candidates
+            ]
         result: dict[str, Any] = {"objectId": document["objectId"]}
         if lasair_added:
             result["objectData"] = document["objectData"]
@@ -347,7 +233,11 @@ class lasair_client:  # noqa: N801 - Lasair's name
         if not lite:
             result["forcedphot"] = document["forcedphot"]
         if lasair_added:
-            result["annotations"] = document["annotations"]
+            for key in (
+                "count_isdiffpos", "count_all_candidates", "count_noncandidate", "sherlock", "TNS",
+                "annotations",
+            ):  # fmt: skip
+                result[key] = document[key]
         return result
 
     def objects(self, objectIds: Sequence[str]) -> list[dict]:  # noqa: N803
@@ -387,9 +277,10 @@ class lasair_client:  # noqa: N801 - Lasair's name
     ) -> dict[str, Any]:
         """Annotate an object as a Lasair annotator does.
 
-        The annotation carries the tag ``topic:classification`` (lower case, other
-        characters as ``_``), added to the shared tag vocabulary if new; its comment
-        holds the explanation, version, url and classdict.
+        The annotation stores Lasair's fields (``topic``, ``classification``, ``version``,
+        ``explanation``, ``classdict``, ``url``: queried as ``annotator:TOPIC``) and carries
+        the tag ``topic:classification`` (lower case, other characters as ``_``), added to
+        the shared tag vocabulary if new; its comment is the explanation.
 
         Returns
         -------
@@ -414,13 +305,17 @@ class lasair_client:  # noqa: N801 - Lasair's name
             self.archive.tags.add(
                 tag, f"Lasair annotator topic {topic!r}, classification {classification!r}"
             )
-        lines = [explanation] if explanation else []
-        lines.append(f"version: {version}")
-        if url:
-            lines.append(f"url: {url}")
-        if classdict:
-            lines.append(f"classdict: {json.dumps(classdict)}")
-        annotation_id = self.archive.annotate(objectId, tags=[tag], comment="\n".join(lines))
+        annotator = {
+            "topic": topic.strip(),
+            "classification": classification.strip(),
+            "version": version,
+            "explanation": explanation,
+            "classdict": classdict,
+            "url": url,
+        }
+        annotation_id = self.archive.annotate(
+            objectId, tags=[tag], comment=explanation or classification, annotator=annotator
+        )
         return {"status": "success", "annotationID": annotation_id, "tag": tag}
 
     def annotate_list(self, annotations_input: Sequence[dict]) -> list[dict[str, Any]]:
@@ -454,19 +349,51 @@ class lasair_client:  # noqa: N801 - Lasair's name
             for annotation in annotations_input
         ]
 
+    # --- Sherlock -------------------------------------------------------------------------
+
+    def sherlock_object(self, objectId: str, lite: bool = True) -> dict[str, Any]:  # noqa: N803
+        """Sherlock's context classification of an object, as Sherlock's API answers.
+
+        Returns
+        -------
+        dict
+            ``classifications``: ``{objectId: [classification, description]}`` (``{}`` if
+            the object is not classified yet); unless ``lite``, ``crossmatches``: every
+            ranked catalogue match under Sherlock's names (``rank``, ``association_type``,
+            ``catalogue_object_id``, ``separationArcsec``, ``physical_separation_kpc``,
+            ``z``, ``distance``...), with ``transient_object_id``.
+        """
+        if not isinstance(lite, bool):
+            raise LasairError(f"lite must be True or False, got {lite!r}")
+        if not isinstance(objectId, str):
+            raise LasairError(f"objectId must be a string like 'ZTF21abiuvdk', got {objectId!r}")
+        return _sherlock_answer(objectId, self.archive.sherlock(objectId), lite)
+
+    def sherlock_objects(self, objectIds: Sequence[str], lite: bool = True) -> list[dict]:  # noqa: N803
+        """:meth:`sherlock_object` of each objectId (at most 10), in order."""
+        return [
+            self.sherlock_object(object_id, lite=lite)
+            for object_id in _check_ids(objectIds, MAX_OBJECTS)
+        ]
+
+    def sherlock_position(self, ra: float, dec: float, lite: bool = True) -> dict[str, Any]:
+        """Sherlock's context classification of a sky position (degrees), named ``query``.
+
+        Returns
+        -------
+        dict
+            As :meth:`sherlock_object`, from the loaded catalogues only (a position has no
+            alert, so no Pan-STARRS1/Gaia fields).
+        """
+        if not isinstance(lite, bool):
+            raise LasairError(f"lite must be True or False, got {lite!r}")
+        for name, value in (("ra", ra), ("dec", dec)):
+            if not _is_number(value):
+                raise LasairError(f"{name} must be a number of degrees, got {value!r}")
+        found = self.archive.sherlock_position(float(ra), float(dec))
+        return _sherlock_answer("query", found, lite)
+
     # --- not in Lasair-NB yet ------------------------------------------------------------------
-
-    def sherlock_object(self, objectId: str, lite: bool = True) -> Any:  # noqa: N803
-        """Not in Lasair-NB yet: raises :class:`LasairError`."""
-        raise LasairError(SHERLOCK_MISSING)
-
-    def sherlock_objects(self, objectIds: Sequence[str], lite: bool = True) -> Any:  # noqa: N803
-        """Not in Lasair-NB yet: raises :class:`LasairError`."""
-        raise LasairError(SHERLOCK_MISSING)
-
-    def sherlock_position(self, ra: float, dec: float, lite: bool = True) -> Any:
-        """Not in Lasair-NB yet: raises :class:`LasairError`."""
-        raise LasairError(SHERLOCK_MISSING)
 
     def streams_topics(self, regex: str = ".*", limit: int = 1000) -> Any:
         """Not in Lasair-NB yet: raises :class:`LasairError`."""
@@ -475,6 +402,38 @@ class lasair_client:  # noqa: N801 - Lasair's name
     def streams(self, topic: str, limit: int = 1000) -> Any:
         """Not in Lasair-NB yet: raises :class:`LasairError`."""
         raise LasairError(STREAMS_MISSING)
+
+
+SHERLOCK_NAMES = {
+    "separationarcsec": "separationArcsec",
+    "northseparationarcsec": "northSeparationArcsec",
+    "eastseparationarcsec": "eastSeparationArcsec",
+    "classificationreliability": "classificationReliability",
+    "photoz": "photoZ",
+    "radeg": "raDeg",
+    "decdeg": "decDeg",
+}
+"""Sherlock's spelling of the crossmatch columns PostgreSQL keeps in lower case."""
+
+
+def _sherlock_answer(name: str, found: dict[str, Any], lite: bool) -> dict[str, Any]:
+    """A classification (``Archive.sherlock``'s dict) in the shape of Sherlock's API."""
+    answer: dict[str, Any] = {
+        "classifications": {name: [found["classification"], found["description"]]} if found else {}
+    }
+    if not lite:
+        answer["crossmatches"] = [
+            {
+                "transient_object_id": name,
+                **{
+                    SHERLOCK_NAMES.get(key, key): _plain(value)
+                    for key, value in match.items()
+                    if key != "objectid"
+                },
+            }
+            for match in found.get("crossmatches", [])
+        ]
+    return answer
 
 
 def _plain(value: Any) -> Any:

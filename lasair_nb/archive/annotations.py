@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -42,15 +43,31 @@ def describe_tag(connection: sa.Connection, name: str, description: str) -> bool
     )
 
 
+ANNOTATOR_FIELDS = ("topic", "classification", "version", "explanation", "classdict", "url")
+"""Lasair annotator fields an annotation may carry (columns of ``annotations``)."""
+
+
 def add(
-    connection: sa.Connection, object_id: str, tag_list: Sequence[str], comment: str, public: bool
+    connection: sa.Connection,
+    object_id: str,
+    tag_list: Sequence[str],
+    comment: str,
+    public: bool,
+    *,
+    annotator: Mapping[str, Any] | None = None,
 ) -> int:
-    """Annotate an object; returns the annotation id."""
+    """Annotate an object; returns the annotation id.
+
+    ``annotator`` holds Lasair annotator fields (:data:`ANNOTATOR_FIELDS`), if any.
+    """
+    extra = dict(annotator or {})
     try:
         return int(
             connection.execute(
                 sa.insert(annotations)
-                .values(objectid=object_id, tags=list(tag_list), comment=comment, public=public)
+                .values(
+                    objectid=object_id, tags=list(tag_list), comment=comment, public=public, **extra
+                )
                 .returning(annotations.c.id)
             ).scalar_one()
         )

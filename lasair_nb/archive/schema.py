@@ -142,34 +142,42 @@ cutouts = sa.Table(
 
 
 def _band_columns(band: str) -> list[sa.Column]:
+    """Per-band columns of ``objects``; definitions in :mod:`ingest.objects`."""
+
+    def mag(name: str, comment: str) -> sa.Column:
+        return sa.Column(name, DOUBLE_PRECISION, comment=comment)
+
     columns = [
         sa.Column(
             f"ncand_{band}", sa.Integer, nullable=False, comment=f"Detections in {band} band"
         ),
-        sa.Column(
-            f"latest_mag_{band}",
-            DOUBLE_PRECISION,
-            comment=f"magpsf of the latest {band} detection [mag]",
-        ),
-        sa.Column(
+        mag(f"jd{band}max", f"Julian date of the latest {band} detection"),
+        mag(f"{band}mag", f"magpsf (difference magnitude) of the latest {band} detection [mag]"),
+        mag(
             f"latest_dcmag_{band}",
-            DOUBLE_PRECISION,
-            comment=(
-                f"DC (apparent) magnitude of the latest {band} detection, where the "
-                "reference source is the object (distnr <= 1.5) [mag]"
-            ),
+            f"DC (apparent) magnitude of the latest {band} detection, where the "
+            "reference source is the object (distnr <= 1.5) [mag]",
         ),
-        sa.Column(f"min_mag_{band}", DOUBLE_PRECISION, comment=f"Brightest {band} magpsf [mag]"),
-        sa.Column(f"max_mag_{band}", DOUBLE_PRECISION, comment=f"Faintest {band} magpsf [mag]"),
-        sa.Column(f"mean_mag_{band}", DOUBLE_PRECISION, comment=f"Mean {band} magpsf [mag]"),
-        sa.Column(
+        mag(f"mag{band}min", f"Brightest {band} magpsf [mag]"),
+        mag(f"mag{band}max", f"Faintest {band} magpsf [mag]"),
+        mag(f"mag{band}mean", f"Mean {band} magpsf [mag]"),
+        mag(
             f"dmdt_{band}",
-            DOUBLE_PRECISION,
-            comment=(
-                f"Brightening rate in {band} since the previous night's detection "
-                "[mag/day, positive = brightening, as in Lasair-ZTF]"
-            ),
+            f"Brightening rate between the last two {band} detections, if both are positive "
+            "differences [mag/day, positive = brightening, as in Lasair-ZTF]",
         ),
+        mag(
+            f"dmdt_{band}_2",
+            f"Brightening rate between the two {band} detections before the latest, if both "
+            "are positive differences [mag/day, positive = brightening]",
+        ),
+        *[
+            mag(
+                f"mag_{band}{days:02d}",
+                f"Exponential moving average of {band} magpsf, time constant {days} days [mag]",
+            )
+            for days in (2, 8, 28)
+        ],
     ]
     columns += [
         sa.Column(f"{name}_{band}", DOUBLE_PRECISION, comment=f"{description} ({band} band)")
@@ -182,13 +190,59 @@ objects = sa.Table(
     "objects",
     metadata,
     sa.Column("objectid", sa.Text, primary_key=True, comment="ZTF object identifier"),
-    sa.Column("ra", DOUBLE_PRECISION, nullable=False, comment="Mean right ascension (ICRS) [deg]"),
-    sa.Column("dec", DOUBLE_PRECISION, nullable=False, comment="Mean declination (ICRS) [deg]"),
-    sa.Column("hpx", Point, nullable=False, comment="HEALPix index (nested, order 29) of ra, dec"),
+    sa.Column(
+        "ramean",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Mean right ascension of the detections (ICRS, vector mean) [deg]",
+    ),
+    sa.Column(
+        "decmean",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Mean declination of the detections (ICRS, vector mean) [deg]",
+    ),
+    sa.Column(
+        "rastd",
+        DOUBLE_PRECISION,
+        comment="Standard deviation of the detections' RA [arcsec of RA, not on the sky]",
+    ),
+    sa.Column(
+        "decstd", DOUBLE_PRECISION, comment="Standard deviation of the detections' Dec [arcsec]"
+    ),
+    sa.Column(
+        "glonmean", DOUBLE_PRECISION, comment="Galactic longitude of the mean position [deg]"
+    ),
+    sa.Column("glatmean", DOUBLE_PRECISION, comment="Galactic latitude of the mean position [deg]"),
+    sa.Column(
+        "hpx", Point, nullable=False, comment="HEALPix index (nested, order 29) of ramean, decmean"
+    ),
     sa.Column("ncand", sa.Integer, nullable=False, comment="Number of detections"),
+    sa.Column(
+        "ncandgp",
+        sa.Integer,
+        comment="Good (rb or drb > 0.75) positive-difference detections",
+    ),
+    sa.Column(
+        "ncandgp_7",
+        sa.Integer,
+        comment="Good positive detections less than 7 days before jdmax",
+    ),
+    sa.Column(
+        "ncandgp_14",
+        sa.Integer,
+        comment="Good positive detections less than 14 days before jdmax",
+    ),
     sa.Column("nalerts", sa.Integer, nullable=False, comment="Number of alerts received"),
     sa.Column("jdmin", DOUBLE_PRECISION, nullable=False, comment="Julian date of first detection"),
     sa.Column("jdmax", DOUBLE_PRECISION, nullable=False, comment="Julian date of latest detection"),
+    sa.Column(
+        "g_minus_r",
+        DOUBLE_PRECISION,
+        comment="g - r of the difference magnitudes on the latest night with positive "
+        "detections in both bands [mag]",
+    ),
+    sa.Column("jd_g_minus_r", DOUBLE_PRECISION, comment="Julian date of that g detection"),
     sa.Column("latest_candid", sa.BigInteger, nullable=False, comment="candid of latest alert"),
     sa.Column(
         "context",
@@ -201,11 +255,29 @@ objects = sa.Table(
     sa.Column("neargaia", REAL, comment="Distance to the nearest Gaia source [arcsec]"),
     sa.Column("maggaia", REAL, comment="Gaia G magnitude of the nearest Gaia source [mag]"),
     sa.Column("ssnamenr", sa.Text, comment="Name of the nearest known solar-system object"),
+    sa.Column("sgmag1", REAL, comment="g magnitude of the nearest PS1 source [mag]"),
+    sa.Column("srmag1", REAL, comment="r magnitude of the nearest PS1 source [mag]"),
     *[column for band in BANDS.values() for column in _band_columns(band)],
     sa.Index("ix_objects_hpx", "hpx"),
     sa.Index("ix_objects_jdmax", "jdmax"),
     comment="One row per object: position, light-curve summary, features and context",
 )
+
+RENAMED_OBJECT_COLUMNS: dict[str, str] = {
+    "ra": "ramean",
+    "dec": "decmean",
+    **{
+        f"{old}_{band}": new.format(b=band)
+        for band in BANDS.values()
+        for old, new in (
+            ("latest_mag", "{b}mag"),
+            ("min_mag", "mag{b}min"),
+            ("max_mag", "mag{b}max"),
+            ("mean_mag", "mag{b}mean"),
+        )
+    },
+}
+"""``objects`` columns renamed to Lasair-ZTF's names (migration 0007): old → new."""
 
 quarantine = sa.Table(
     "quarantine",
@@ -580,12 +652,26 @@ annotations = sa.Table(
         server_default=sa.func.now(),
         comment="Last change",
     ),
+    sa.Column(
+        "topic", sa.Text, comment="Lasair annotator topic (annotator:TOPIC in queries), if any"
+    ),
+    sa.Column("classification", sa.Text, comment="Lasair annotator classification, if any"),
+    sa.Column("version", sa.Text, comment="Lasair annotator version, if any"),
+    sa.Column("explanation", sa.Text, comment="Lasair annotator explanation, if any"),
+    sa.Column("classdict", JSONB, comment="Lasair annotator class dictionary (JSON), if any"),
+    sa.Column("url", sa.Text, comment="Lasair annotator link, if any"),
     sa.Index("ix_annotations_objectid", "objectid"),
     sa.Index("ix_annotations_tags", "tags", postgresql_using="gin"),
     sa.CheckConstraint("char_length(comment) <= 10000", name="comment_length"),
     sa.CheckConstraint(
         "cardinality(tags) <= 100 AND char_length(array_to_string(tags, ',')) <= 10000",
         name="tags_size",
+    ),
+    sa.CheckConstraint(
+        "char_length(topic) <= 100 AND char_length(classification) <= 100"
+        " AND char_length(version) <= 16 AND char_length(explanation) <= 10000"
+        " AND char_length(url) <= 2000 AND octet_length(classdict::text) <= 100000",
+        name="annotator_length",
     ),
     comment="Expert knowledge about objects: tags and comments (the SNAD knowledge base)",
 )
@@ -640,12 +726,210 @@ tns_objects = sa.Table(
     comment="The Transient Name Server's public objects",
 )
 
+tns_matches = sa.Table(
+    "tns_matches",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="ZTF object identifier"),
+    sa.Column("tns_name", sa.Text, primary_key=True, comment="TNS name without prefix"),
+    sa.Column(
+        "separation_arcsec",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Separation of the object from the TNS position [arcsec]",
+    ),
+    sa.Index("ix_tns_matches_tns_name", "tns_name"),
+    comment="Archive objects within 1.5 arcsec of a TNS object, kept by loader and ingest",
+)
+
 object_locks = sa.Table(
     "object_locks",
     metadata,
     sa.Column("objectid", sa.Text, primary_key=True, comment="Object being summarised"),
     comment="Ingester-only: rows locked while an object's summary is recomputed, so "
     "concurrent ingesters summarise each object one at a time",
+)
+
+# --- context catalogues and Sherlock classifications (migration 0008) -----------------
+# Operators load context catalogues (galaxies, AGN, stars...) with `lasair-nb catalogs
+# load`; the ingester classifies every object it touches against them and against the
+# alert's own PS1/Gaia fields (rules in lasair_nb.domain.sherlock). Users read them.
+
+CATALOG_KINDS = ("galaxy", "agn", "qso", "star", "cv")
+"""What a context catalogue lists (``lasair_nb.domain.sherlock`` holds the rules per kind)."""
+
+SHERLOCK_CLASSES = ("SN", "NT", "AGN", "VS", "CV", "BS", "ORPHAN", "UNCLEAR")
+"""Sherlock's classes, as Lasair-ZTF's ``sherlock_classifications.classification``."""
+
+
+def _kind_check() -> sa.CheckConstraint:
+    listed = ", ".join(f"'{kind}'" for kind in CATALOG_KINDS)
+    return sa.CheckConstraint(f"kind IN ({listed})", name="catalog_kind")
+
+
+catalogs = sa.Table(
+    "catalogs",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True, comment="Catalogue name, e.g. CLU, 4LAC"),
+    sa.Column(
+        "kind", sa.Text, nullable=False, comment="What it lists: galaxy, agn, qso, star or cv"
+    ),
+    sa.Column("file", sa.Text, nullable=False, comment="File it was loaded from"),
+    sa.Column("rows", sa.Integer, nullable=False, comment="Sources loaded"),
+    sa.Column(
+        "loaded_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When it was (last) loaded",
+    ),
+    sa.Column(
+        "column_map",
+        JSONB,
+        nullable=False,
+        server_default="{}",
+        comment="Which file column gave each field: id, ra, dec, z, distance, radius, mag",
+    ),
+    _kind_check(),
+    comment="Context catalogues loaded by the operator, for Sherlock-like classification",
+)
+
+catalog_sources = sa.Table(
+    "catalog_sources",
+    metadata,
+    sa.Column(
+        "catalogue",
+        sa.Text,
+        sa.ForeignKey("catalogs.name", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Catalogue name (catalogs.name)",
+    ),
+    sa.Column("number", sa.Integer, primary_key=True, comment="Row number in the loaded file"),
+    sa.Column("source_id", sa.Text, nullable=False, comment="Source id or name in the catalogue"),
+    sa.Column(
+        "kind", sa.Text, nullable=False, comment="What the source is: galaxy, agn, qso, star, cv"
+    ),
+    sa.Column("ra", DOUBLE_PRECISION, nullable=False, comment="Right ascension (ICRS) [deg]"),
+    sa.Column("dec", DOUBLE_PRECISION, nullable=False, comment="Declination (ICRS) [deg]"),
+    sa.Column("hpx", Point, nullable=False, comment="HEALPix index (nested, order 29) of ra, dec"),
+    sa.Column("redshift", DOUBLE_PRECISION, comment="Redshift (spectroscopic or as catalogued)"),
+    sa.Column(
+        "distance_mpc",
+        DOUBLE_PRECISION,
+        comment="Distance as catalogued, e.g. CLU distmpc (redshift-independent if known) [Mpc]",
+    ),
+    sa.Column(
+        "radius_arcsec",
+        DOUBLE_PRECISION,
+        comment="Semi-major axis of the galaxy (its extent on the sky) [arcsec]",
+    ),
+    sa.Column("mag", DOUBLE_PRECISION, comment="Magnitude as catalogued (band of the catalogue)"),
+    sa.Index("ix_catalog_sources_hpx", "hpx"),
+    _kind_check(),
+    comment="The sources of the context catalogues, indexed by HEALPix for crossmatches",
+)
+
+
+def _match_columns() -> list[sa.Column]:
+    """What Sherlock (and Lasair-ZTF) records of one catalogue match, by its names."""
+    return [
+        sa.Column(
+            "association_type",
+            sa.Text,
+            comment="What the match makes the transient: SN, NT, AGN, VS, CV or BS",
+        ),
+        sa.Column(
+            "catalogue_table_name", sa.Text, comment="Catalogue of the match (catalogs.name, PS1)"
+        ),
+        sa.Column("catalogue_object_id", sa.Text, comment="Id of the matched source"),
+        sa.Column(
+            "catalogue_object_type", sa.Text, comment="Type of the matched source: galaxy, star..."
+        ),
+        sa.Column(
+            "separationarcsec",
+            DOUBLE_PRECISION,
+            comment="Separation of the transient from the source [arcsec]",
+        ),
+        sa.Column(
+            "northseparationarcsec",
+            DOUBLE_PRECISION,
+            comment="Offset of the transient north of the source [arcsec]",
+        ),
+        sa.Column(
+            "eastseparationarcsec",
+            DOUBLE_PRECISION,
+            comment="Offset of the transient east of the source [arcsec]",
+        ),
+        sa.Column(
+            "physical_separation_kpc",
+            DOUBLE_PRECISION,
+            comment="Projected separation at the source's distance [kpc]",
+        ),
+        sa.Column(
+            "direct_distance",
+            DOUBLE_PRECISION,
+            comment="Catalogued (redshift-independent) distance of the source [Mpc]",
+        ),
+        sa.Column(
+            "distance",
+            DOUBLE_PRECISION,
+            comment="Distance used: direct_distance, else the luminosity distance of z "
+            "(Planck18) [Mpc]",
+        ),
+        sa.Column("z", DOUBLE_PRECISION, comment="Redshift of the source"),
+        sa.Column("photoz", DOUBLE_PRECISION, comment="Photometric redshift (none catalogued)"),
+        sa.Column(
+            "major_axis_arcsec",
+            DOUBLE_PRECISION,
+            comment="Semi-major axis of the galaxy used for the association [arcsec]",
+        ),
+    ]
+
+
+sherlock_classifications = sa.Table(
+    "sherlock_classifications",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="ZTF object identifier"),
+    sa.Column(
+        "classification",
+        sa.Text,
+        nullable=False,
+        comment="Context class, as Sherlock: SN, NT, AGN, VS, CV, BS, ORPHAN or UNCLEAR",
+    ),
+    *_match_columns(),
+    sa.Column("description", sa.Text, nullable=False, comment="The classification in one sentence"),
+    sa.Column(
+        "annotator", sa.Text, nullable=False, comment="What classified it, with its rule version"
+    ),
+    sa.Column(
+        "updated_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When it was last classified",
+    ),
+    sa.Index("ix_sherlock_classifications_classification", "classification"),
+    sa.CheckConstraint(
+        "classification IN (" + ", ".join(f"'{name}'" for name in SHERLOCK_CLASSES) + ")",
+        name="sherlock_class",
+    ),
+    comment="Sherlock-like context class of every object, with its best catalogue match",
+)
+
+sherlock_crossmatches = sa.Table(
+    "sherlock_crossmatches",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="ZTF object identifier"),
+    sa.Column("rank", sa.Integer, primary_key=True, comment="Rank of the match (1 = best)"),
+    sa.Column(
+        "classificationreliability",
+        sa.Integer,
+        nullable=False,
+        comment="1: synonym (the transient is the source), 2: association (near it)",
+    ),
+    *_match_columns(),
+    sa.Column("radeg", DOUBLE_PRECISION, comment="Right ascension of the source [deg]"),
+    sa.Column("decdeg", DOUBLE_PRECISION, comment="Declination of the source [deg]"),
+    comment="Every ranked catalogue match of every object (Sherlock's crossmatches)",
 )
 
 ARCHIVE_TABLES = (
@@ -656,5 +940,9 @@ ARCHIVE_TABLES = (
     "objects",
     "coverage",
     "ingest_batches",
+    "catalogs",
+    "catalog_sources",
+    "sherlock_classifications",
+    "sherlock_crossmatches",
 )
 """Tables only the ingester writes; users read them."""

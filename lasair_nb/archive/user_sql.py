@@ -25,6 +25,7 @@ import psycopg2.errors
 import psycopg2.extensions
 import sqlalchemy as sa
 
+from lasair_nb.archive.schema import RENAMED_OBJECT_COLUMNS
 from lasair_nb.errors import DatabaseError, QueryError
 
 READER_ROLE = "lasair_reader"
@@ -254,6 +255,12 @@ def _query_error(
                 candidates = sorted({table for table, _ in columns})
             else:
                 candidates = sorted({column for table, column in columns if table in named})
+            renamed = RENAMED_OBJECT_COLUMNS.get(name.lower())
+            if kind == "column" and renamed and "objects" in named:
+                return QueryError(
+                    f"unknown column {name!r} in objects: it is now {renamed!r}, Lasair-ZTF's "
+                    "name (archive.schema() lists them)"
+                )
             candidates = [candidate for candidate in candidates if candidate != name.lower()]
             near = difflib.get_close_matches(name.lower(), candidates, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(near)}?" if near else ""

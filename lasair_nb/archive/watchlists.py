@@ -103,7 +103,7 @@ def candidate_matches(
     query = (
         sa.select(
             s.number, s.name.label("source"), s.ra.label("source_ra"), s.dec.label("source_dec"),
-            s.radius_arcsec, o.objectid, o.ra, o.dec, o.ncand, o.context, o.jdmin, o.jdmax,
+            s.radius_arcsec, o.objectid, o.ramean, o.decmean, o.ncand, o.context, o.jdmin, o.jdmax,
         )
         .select_from(watchlist_tiles)
         .join(objects, sa.and_(o.hpx >= sa.func.lower(t.tile), o.hpx < sa.func.upper(t.tile)))

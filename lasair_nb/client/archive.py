@@ -14,7 +14,7 @@ The client writes no SQL: it validates arguments, calls the storage functions of
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,11 @@ from astropy.coordinates import SkyCoord
 
 from lasair_nb.archive import annotations as annotation_storage
 from lasair_nb.archive import engine as archive_engine
+from lasair_nb.archive import lasair_query, user_sql
 from lasair_nb.archive import objects as object_storage
+from lasair_nb.archive import sherlock as sherlock_storage
 from lasair_nb.archive import status as status_storage
 from lasair_nb.archive import tns as tns_storage
-from lasair_nb.archive import user_sql
 from lasair_nb.client.object_record import ObjectRecord
 from lasair_nb.client.results import OUTPUTS, Output, deliver
 from lasair_nb.client.stores import (
@@ -43,6 +44,7 @@ from lasair_nb.client.stores import (
 from lasair_nb.domain.healpix import cone_ranges
 from lasair_nb.domain.sky import Target, as_radius, parse_target
 from lasair_nb.domain.times import to_jd
+from lasair_nb.domain.values import json_value
 from lasair_nb.errors import (
     ArgumentError,
     NotAllowedError,
@@ -291,42 +293,55 @@ class Archive:
         conditions: str = "",
         limit: int = 1000,
         offset: int = 0,
+        *,
+        dialect: lasair_query.Dialect = "postgresql",
+        timeout: float | None = None,
     ) -> list[dict[str, Any]]:
         """Lasair-style query: ``SELECT selected FROM tables WHERE conditions``.
 
-        As in the Lasair client, several tables are joined on ``objectid``, and the
-        result is a list of row dictionaries.
+        As Lasair's query builder (:mod:`lasair_nb.archive.lasair_query`): the tables
+        are joined on ``objectid``; ``watchlist:N``, ``area:N`` and ``annotator:TOPIC``
+        name Lasair's watchlist, watchmap and annotator tables; the result is a list of
+        row dictionaries keyed as ``selected`` names the columns. It runs as
+        :meth:`sql` does: read-only, with its timeout and row cap.
 
         Parameters
         ----------
         selected
-            Column list, e.g. ``"objects.objectid, ncand, context"``.
+            Column list, e.g. ``"objectId, ncand, objects.*"``.
         tables
-            Comma-separated tables, e.g. ``"objects, candidates"``.
+            Comma-separated tables, e.g. ``"objects, watchlist:42"``.
         conditions
-            A WHERE clause without ``WHERE`` (may be empty), e.g. ``"ncand > 10"``.
+            A WHERE condition without ``WHERE`` (may be empty), e.g. ``"ncand > 10"``,
+            optionally followed by ``GROUP BY``, ``HAVING``, ``ORDER BY`` and ``LIMIT n``
+            (``LIMIT n OFFSET m``, ``LIMIT m, n``), or only those.
         limit, offset
+            As in :meth:`sql`; a LIMIT in ``conditions`` applies first.
+        dialect
+            ``"postgresql"`` (the default), or ``"mysql"`` for Lasair-ZTF's text
+            (``"SN"`` a string, ``LIKE`` ignoring case..., as :mod:`lasair_nb.lasair` sends).
+        timeout
             As in :meth:`sql`.
+
+        Returns
+        -------
+        list of dict
+            One dict per row (a name selected twice keeps the last value).
+
+        Raises
+        ------
+        QueryError
+            For anything but such a query, saying what was wrong and what is accepted,
+            and as :meth:`sql` raises it.
         """
-        for name, value in (("selected", selected), ("tables", tables), ("conditions", conditions)):
-            if not isinstance(value, str):
-                raise QueryError(f"{name} must be a string, got {type(value).__name__}")
-        names = [name.strip() for name in tables.split(",") if name.strip()]
-        if not names or not selected.strip():
-            raise QueryError("give the selected columns and at least one table, as in Lasair")
-        for name in names:
-            if not name.isidentifier():
-                raise QueryError(f"table {name!r} is not a table name")
-        joins = [f"{names[0]}.objectid = {other}.objectid" for other in names[1:]]
-        where = " AND ".join(
-            [f"({condition})" for condition in [*joins, conditions] if condition.strip()]
-        )
-        # User text by design, as in Lasair: sql() checks it and runs it read-only.
-        sql = f"SELECT {selected} FROM {', '.join(names)}" + (f" WHERE {where}" if where else "")  # noqa: S608
-        frame = self.sql(sql, limit=limit, offset=offset)
+        with self.engine.connect() as connection:
+            known = lasair_query.table_names(connection)
+        sql = lasair_query.build_query(selected, tables, conditions, known, dialect=dialect)
+        frame = self.sql(sql, limit=limit, offset=offset, timeout=timeout)
         if not isinstance(frame, pd.DataFrame):
             frame = frame.to_pandas()
-        return frame.to_dict("records")
+        columns = [str(column) for column in frame.columns]
+        return [dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False)]
 
     def schema(self) -> Any:
         """Tables and columns a user can query, with types and descriptions.
@@ -398,7 +413,9 @@ class Archive:
         with self.engine.connect() as connection:
             found = object_storage.in_ranges(connection, low, high, since_jd, until_jd)
         separation = parsed.coord.separation(
-            SkyCoord(found["ra"].to_numpy(float) * u.deg, found["dec"].to_numpy(float) * u.deg)
+            SkyCoord(
+                found["ramean"].to_numpy(float) * u.deg, found["decmean"].to_numpy(float) * u.deg
+            )
         ).to_value(u.arcsec)
         found.insert(1, "separation", separation)
         found = found[found["separation"] <= cone_radius.to_value(u.arcsec)]
@@ -445,10 +462,81 @@ class Archive:
         return ObjectRecord(self, summary)
 
     def annotate(
-        self, object_id: str, tags: Sequence[str] = (), comment: str = "", public: bool = True
+        self,
+        object_id: str,
+        tags: Sequence[str] = (),
+        comment: str = "",
+        public: bool = True,
+        annotator: Mapping[str, Any] | None = None,
     ) -> int:
-        """Annotate an object with tags and a comment; returns the annotation id."""
-        return self.annotations.add(object_id, tags=tags, comment=comment, public=public)
+        """Annotate an object with tags and a comment; returns the annotation id.
+
+        ``annotator``: optional Lasair annotator fields (see :meth:`AnnotationStore.add`).
+        """
+        return self.annotations.add(
+            object_id, tags=tags, comment=comment, public=public, annotator=annotator
+        )
+
+    # --- context (Sherlock) ---------------------------------------------------------------
+
+    def sherlock(self, object_id: str) -> dict[str, Any]:
+        """An object's Sherlock-like context class, with every ranked catalogue match.
+
+        The rules are in :mod:`lasair_nb.domain.sherlock`.
+
+        Returns
+        -------
+        dict
+            The ``sherlock_classifications`` row (``classification``, ``description``,
+            the best match's ``catalogue_object_id``, ``separationarcsec``, ...) and
+            ``crossmatches``: the ``sherlock_crossmatches`` rows, best first; values as
+            JSON has them (``updated_at`` an ISO string). ``{}`` if the object has not
+            been classified yet (an operator runs ``lasair-nb catalogs classify``).
+
+        Raises
+        ------
+        ObjectNotFoundError
+            If the object is not in the archive.
+        """
+        if not isinstance(object_id, str) or not object_id.strip() or "\x00" in object_id:
+            raise ArgumentError(f"objectId must be a string like 'ZTF21abiuvdk', got {object_id!r}")
+        object_id = object_id.strip()
+        with self.engine.connect() as connection:
+            found = sherlock_storage.classification(connection, object_id)
+            matches = sherlock_storage.crossmatches(connection, object_id) if found else []
+            known = found is not None or sherlock_storage.is_object(connection, object_id)
+        if not known:
+            raise ObjectNotFoundError(f"no object {object_id!r} in the archive")
+        if found is None:
+            return {}
+        result = {key: json_value(value) for key, value in found.items()}
+        result["crossmatches"] = [
+            {key: json_value(value) for key, value in row.items()} for row in matches
+        ]
+        return result
+
+    def sherlock_position(self, ra: float, dec: float) -> dict[str, Any]:
+        """The Sherlock-like context class of a sky position, from the loaded catalogues.
+
+        Parameters
+        ----------
+        ra, dec
+            ICRS position in degrees.
+
+        Returns
+        -------
+        dict
+            As :meth:`sherlock` (``objectid`` None); no alert, so no PS1/Gaia evidence.
+        """
+        for name, value in (("ra", ra), ("dec", dec)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise TargetError(f"{name} must be a number of degrees, got {value!r}")
+            if not math.isfinite(float(value)):
+                raise TargetError(f"{name} must be a finite number of degrees, got {value!r}")
+        if not -90 <= float(dec) <= 90:
+            raise TargetError(f"dec must be from -90 to 90 degrees, got {dec!r}")
+        with self.engine.connect() as connection:
+            return sherlock_storage.classify_position(connection, float(ra) % 360.0, float(dec))
 
     # --- survey -----------------------------------------------------------------------------
 

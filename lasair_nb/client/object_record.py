@@ -15,8 +15,10 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
+from astropy.time import Time
 
 from lasair_nb.archive import objects as object_storage
+from lasair_nb.archive import tns as tns_storage
 from lasair_nb.domain.features import FEATURES
 from lasair_nb.domain.photometry import (
     BANDS,
@@ -72,7 +74,7 @@ class ObjectRecord:
         s = self._summary
         return (
             f"<ObjectRecord {self.object_id}: {s['ncand']} detections, {s['context']}, "
-            f"ra={s['ra']:.5f} dec={s['dec']:.5f}>"
+            f"ramean={s['ramean']:.5f} decmean={s['decmean']:.5f}>"
         )
 
     # --- what is stored ----------------------------------------------------------------
@@ -98,7 +100,7 @@ class ObjectRecord:
     @property
     def position(self) -> SkyCoord:
         """Mean position of the detections."""
-        return SkyCoord(self._summary["ra"] * u.deg, self._summary["dec"] * u.deg)
+        return SkyCoord(self._summary["ramean"] * u.deg, self._summary["decmean"] * u.deg)
 
     @property
     def features(self) -> Any:
@@ -370,29 +372,73 @@ class ObjectRecord:
 
     # --- JSON ------------------------------------------------------------------------------------
 
-    def to_json(self) -> str:
-        """The object as Lasair's JSON object response.
+    @property
+    def tns(self) -> Any:
+        """TNS objects within 1.5″ (Lasair's ``crossmatch_tns`` rows), nearest first."""
+        with self.archive.engine.connect() as connection:
+            return self.archive._deliver(tns_storage.matches_of(connection, self.object_id))
 
-        ``{"objectId", "objectData": summary, "candidates": detections and
-        non-detections (non-detections without candid), "forcedphot": forced
-        photometry, "annotations": [...]}``.
+    def to_json(self) -> str:
+        """The object as Lasair-ZTF's object API gives it (``lasair_added``, not lite).
+
+        ``objectId``; ``objectData``: the ``objects`` row under Lasair's names
+        (``objectId``, ``ramean``…) plus Lasair's page extras (``rasex``, ``decsex``,
+        ``ec_lon``, ``ec_lat``, ``now_mjd``, ``mjdmin_ago``, ``mjdmax_ago``);
+        ``candidates``: detections and non-detections by time, each with ``mjd``
+        (non-detections carry only their own keys: no ``candid``, no nulls);
+        ``count_isdiffpos``, ``count_all_candidates``, ``count_noncandidate``;
+        ``sherlock``: the Sherlock classification (``{}`` if none); ``TNS``: the
+        nearest TNS match (``{}`` if none); ``forcedphot``; ``annotations``.
         """
 
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [
+        def records(frame: pd.DataFrame, drop_nulls: bool = False) -> list[dict[str, Any]]:
+            rows = [
                 {key: json_value(value) for key, value in row.items()}
                 for row in frame.replace({pd.NA: None}).to_dict("records")
             ]
+            if drop_nulls:
+                rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
+            return rows
 
         detections = self._table("candidates").drop(columns=["hpx", "ingested_at"])
-        limits = self._table("noncandidates").assign(candid=None)
+        limits = self._table("noncandidates")
+        candidates = sorted(
+            records(detections) + records(limits, drop_nulls=True), key=lambda row: row["jd"]
+        )
+        for row in candidates:
+            row["mjd"] = float(jd_to_mjd(row["jd"]))
+        tns = self.tns
+        if not hasattr(tns, "to_dict"):
+            tns = tns.to_pandas()
         document = {
             "objectId": self.object_id,
-            "objectData": {key: json_value(value) for key, value in self._summary.items()},
-            "candidates": records(
-                pd.concat([detections, limits], ignore_index=True).sort_values("jd")
+            "objectData": self._lasair_object_data(),
+            "candidates": candidates,
+            "count_isdiffpos": int(
+                sum(str(row.get("isdiffpos")) in ("t", "1") for row in candidates)
             ),
+            "count_all_candidates": len(detections),
+            "count_noncandidate": len(limits),
+            "sherlock": self.archive.sherlock(self.object_id),
+            "TNS": records(tns.drop(columns=["objectid"]))[0] if len(tns) else {},
             "forcedphot": records(self._table("forced_photometry")),
             "annotations": records(self.archive._annotations_of(self.object_id)),
         }
         return json.dumps(document)
+
+    def _lasair_object_data(self) -> dict[str, Any]:
+        data = {key: json_value(value) for key, value in self._summary.items() if key != "hpx"}
+        data = {"objectId": data.pop("objectid"), **data}
+        position = self.position
+        ecliptic = position.transform_to("geocentricmeanecliptic")
+        now = float(jd_to_mjd(Time.now().jd))
+        data.update(
+            rasex=position.ra.to_string(unit=u.hourangle, sep=":", precision=3, pad=True),
+            decsex=position.dec.to_string(sep=":", precision=2, alwayssign=True, pad=True),
+            ec_lon=float(ecliptic.lon.deg),
+            ec_lat=float(ecliptic.lat.deg),
+            now_mjd=f"{now:.2f}",
+            mjdmin_ago=now - float(jd_to_mjd(self._summary["jdmin"])),
+            mjdmax_ago=now - float(jd_to_mjd(self._summary["jdmax"])),
+        )
+        return data

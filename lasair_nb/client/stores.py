@@ -9,8 +9,9 @@ functions of :mod:`lasair_nb.archive`; they write no SQL.
 from __future__ import annotations
 
 import io
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ from lasair_nb.errors import NotAllowedError, NotFoundError, SkyMapError, StoreE
 if TYPE_CHECKING:
     from lasair_nb.client.archive import Archive
 
-TNS_MATCH_RADIUS = 1.5 * u.arcsec
+TNS_MATCH_RADIUS = tns_storage.MATCH_RADIUS_ARCSEC * u.arcsec
 """Objects within this distance of a TNS object get its name, as in Lasair."""
 
 
@@ -301,7 +302,7 @@ class WatchlistStore(_Store):
         def position(ra: str, dec: str) -> SkyCoord:
             return SkyCoord(found[ra].to_numpy(float) * u.deg, found[dec].to_numpy(float) * u.deg)
 
-        separation = position("source_ra", "source_dec").separation(position("ra", "dec"))
+        separation = position("source_ra", "source_dec").separation(position("ramean", "decmean"))
         found.insert(2, "separation", separation.to_value(u.arcsec))
         found = found[found["separation"] <= found["radius_arcsec"]]
         return self.archive._deliver(
@@ -621,6 +622,44 @@ class TagStore:
                 )
 
 
+ANNOTATOR_LIMITS = {
+    "topic": 100, "classification": 100, "version": 16, "explanation": 10_000, "url": 2000,
+}  # fmt: skip
+"""Longest text of each Lasair annotator field (the archive's CHECK constraint)."""
+
+
+def _check_annotator(annotator: Mapping[str, Any] | None) -> dict[str, Any]:
+    if annotator is None:
+        return {}
+    if not isinstance(annotator, Mapping):
+        raise StoreError(f"annotator must be a dict of Lasair fields, got {annotator!r}")
+    unknown = set(annotator) - set(annotation_storage.ANNOTATOR_FIELDS)
+    if unknown:
+        raise StoreError(
+            f"unknown annotator field(s) {', '.join(sorted(map(str, unknown)))}; accepted: "
+            + ", ".join(annotation_storage.ANNOTATOR_FIELDS)
+        )
+    fields = dict(annotator)
+    for name, limit in ANNOTATOR_LIMITS.items():
+        value = fields.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise StoreError(f"annotator {name} must be text of at most {limit} characters")
+        _check_text(value, name)
+    classdict = fields.get("classdict")
+    if classdict is not None:
+        try:
+            size = len(json.dumps(classdict, allow_nan=False))
+        except (TypeError, ValueError) as error:
+            raise StoreError(
+                f"classdict must be plain JSON (a dict of numbers/text): {error}"
+            ) from None
+        if "\\u0000" in json.dumps(classdict):
+            raise StoreError("classdict holds a NUL character, which text cannot hold; remove it")
+        if not isinstance(classdict, dict) or size > 100_000:
+            raise StoreError("classdict must be a dict of at most 100000 characters of JSON")
+    return fields
+
+
 class AnnotationStore:
     """Annotations: tags and comments on objects, with the full history of every change."""
 
@@ -646,18 +685,31 @@ class AnnotationStore:
         return tags
 
     def add(
-        self, object_id: str, tags: Sequence[str] = (), comment: str = "", public: bool = True
+        self,
+        object_id: str,
+        tags: Sequence[str] = (),
+        comment: str = "",
+        public: bool = True,
+        annotator: Mapping[str, Any] | None = None,
     ) -> int:
-        """Annotate an object; returns the annotation id."""
+        """Annotate an object; returns the annotation id.
+
+        ``annotator`` optionally carries Lasair annotator fields: ``topic``,
+        ``classification``, ``version``, ``explanation``, ``classdict`` (a dict), ``url``
+        (what ``lasair_client.annotate`` writes; ``annotator:TOPIC`` queries them).
+        """
         _check_text(comment, "comment")
         _check_flags(public=public)
         if not tags and not comment:
             raise StoreError("an annotation needs tags, a comment, or both")
+        fields = _check_annotator(annotator)
         with self.archive.engine.begin() as connection:
             if not isinstance(object_id, str) or not object_storage.exists(connection, object_id):
                 raise NotFoundError(f"no object {object_id!r} in the archive")
             tags = self._check_tags(connection, tags)
-            return annotation_storage.add(connection, object_id, tags, str(comment), bool(public))
+            return annotation_storage.add(
+                connection, object_id, tags, str(comment), bool(public), annotator=fields
+            )
 
     def update(
         self,

@@ -35,7 +35,9 @@ def archive(archive_url: str) -> ln.Archive:
 
 @pytest.fixture(scope="module")
 def objects(archive: ln.Archive) -> pd.DataFrame:
-    return archive.sql("SELECT objectid, ra, dec, jdmin, jdmax FROM objects", limit=100_000)
+    return archive.sql(
+        "SELECT objectid, ramean AS ra, decmean AS dec, jdmin, jdmax FROM objects", limit=100_000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +275,7 @@ def test_users_are_roles_and_private_data_stays_private(
 
 def test_saved_queries_and_promotion(people: dict[str, ln.Archive]) -> None:
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    alice.queries.save("bright", "SELECT objectid FROM objects WHERE min_mag_g < 16", public=True)
+    alice.queries.save("bright", "SELECT objectid FROM objects WHERE maggmin < 16", public=True)
     assert len(bob.queries.run(f"{alice.user}/bright")) > 0
     with pytest.raises(ln.NotAllowedError, match=r"administrators|may not"):
         bob.queries.promote(f"{alice.user}/bright")

@@ -36,7 +36,7 @@ def client(archive_url: str, monkeypatch: pytest.MonkeyPatch) -> lasair.lasair_c
 def objects(archive_url: str) -> pd.DataFrame:
     engine = sa.create_engine(archive_url)
     with engine.connect() as connection:
-        frame = pd.read_sql("SELECT objectid, ra, dec, ncand FROM objects", connection)
+        frame = pd.read_sql("SELECT objectid, ramean AS ra, decmean AS dec, ncand FROM objects", connection)
     engine.dispose()
     return frame
 
@@ -105,18 +105,19 @@ def test_query_keys_as_written(client: lasair.lasair_client, objects: pd.DataFra
     assert len(everything) == 2
 
 
-def test_query_tables_not_there_yet(client: lasair.lasair_client) -> None:
-    for tables, missing in (
-        ("objects, sherlock_classifications", "Sherlock"),
-        ("objects, watchlist:42", "watchlist"),
-        ("objects, area:7", "watchmap"),
-        ("objects, crossmatch_tns", "crossmatch_tns"),
+def test_query_lasair_tables_and_unknown_ones(client: lasair.lasair_client) -> None:
+    for tables in (
+        "objects, sherlock_classifications",
+        "objects, watchlist:42",
+        "objects, area:7",
+        "objects, annotator:fastfinder",
+        "objects, crossmatch_tns",
     ):
-        with pytest.raises(lasair.LasairError, match=missing) as caught:
-            client.query("objects.objectId", tables, "")
-        assert "not in Lasair-NB yet" in str(caught.value)
-    with pytest.raises(lasair.LasairError, match=r"tables accepted: .*objects"):
+        assert client.query("objects.objectId", tables, "objects.objectId = 'none'") == []
+    with pytest.raises(lasair.LasairError, match=r"tables accepted: watchlist:N, .*objects"):
         client.query("objectId", "nosuchtable", "")
+    with pytest.raises(lasair.LasairError, match=r"watchlist:N needs a positive whole number"):
+        client.query("objectId", "objects, watchlist:x", "")
 
 
 def test_object_shapes_and_mjd(client: lasair.lasair_client, archive_url: str) -> None:
@@ -139,7 +140,11 @@ def test_object_shapes_and_mjd(client: lasair.lasair_client, archive_url: str) -
     assert all(None not in row.values() and "mjd" in row for row in limits)
 
     lite = client.object(SUPERNOVA)
-    assert set(lite) == {"objectId", "objectData", "candidates", "annotations"}
+    assert set(lite) == {
+        "objectId", "objectData", "candidates", "annotations", "sherlock", "TNS",
+        "count_isdiffpos", "count_all_candidates", "count_noncandidate",
+    }  # fmt: skip
+    assert "forcedphot" not in lite and lite["objectData"]["objectId"] == SUPERNOVA
     assert set(lite["candidates"][-1]) <= set(lasair.LITE_CANDIDATE_KEYS)
     bare = client.object(SUPERNOVA, lasair_added=False)
     assert set(bare) == {"objectId", "candidates"}
@@ -180,14 +185,7 @@ def test_annotate_creates_an_annotation(client: lasair.lasair_client, archive_ur
         client.annotate("t", SUPERNOVA, "x", version="v" * 17)
 
 
-def test_sherlock_and_streams_not_there_yet(client: lasair.lasair_client) -> None:
-    for call in (
-        lambda: client.sherlock_object(SUPERNOVA),
-        lambda: client.sherlock_objects([SUPERNOVA]),
-        lambda: client.sherlock_position(10.0, 20.0),
-    ):
-        with pytest.raises(lasair.LasairError, match="Sherlock context classification"):
-            call()
+def test_streams_not_there_yet(client: lasair.lasair_client) -> None:
     for call in (
         lambda: client.streams("2SN-likecandidates"),
         client.streams_topics,
@@ -239,7 +237,7 @@ def test_lasair_style_script_runs_unchanged(
             for row in rows:
                 print(row["objectId"], row["ncand"])
                 info = L.object(row["objectId"])
-                near = L.cone(info["objectData"]["ra"], info["objectData"]["dec"], 2, "nearest")
+                near = L.cone(info["objectData"]["ramean"], info["objectData"]["decmean"], 2, "nearest")
                 print("nearest", near["object"])
             """
         )

@@ -72,8 +72,8 @@ def test_a_sentinel_limit_is_missing_in_every_light_curve(
     coverage = archive.sql("SELECT min(maglim_min) AS low FROM coverage")
     assert coverage["low"][0] > 0
     low = archive.sql(
-        "SELECT least(min(min_mag_g), min(min_mag_r), min(min_mag_i), min(latest_mag_g),"
-        " min(latest_mag_r), min(mean_mag_g), min(mean_mag_r)) AS low FROM objects"
+        "SELECT least(min(maggmin), min(magrmin), min(magimin), min(gmag),"
+        " min(rmag), min(maggmean), min(magrmean)) AS low FROM objects"
     )
     assert low["low"][0] > 0
 
@@ -105,9 +105,9 @@ def test_summaries_skip_sentinel_magnitudes() -> None:
     ]
     summary = summarise_object("ZTF00sentinel", rows)
     assert summary["ncand_g"] == 3  # still three detections
-    assert summary["min_mag_g"] == 18.0 and summary["max_mag_g"] == 19.0
-    assert summary["mean_mag_g"] == pytest.approx(18.5)
-    assert summary["latest_mag_g"] == 19.0  # the latest detection with a magnitude
+    assert summary["maggmin"] == 18.0 and summary["maggmax"] == 19.0
+    assert summary["maggmean"] == pytest.approx(18.5)
+    assert summary["gmag"] == 19.0  # the latest detection with a magnitude
     assert summary["dmdt_g"] == pytest.approx(-1.0)  # 18 -> 19 in one day: fading
 
 

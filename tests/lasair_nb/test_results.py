@@ -28,7 +28,7 @@ def test_every_tabular_method_follows_the_archive_output(
 ) -> None:
     frames, tables = archives
     calls: list[Callable[[ln.Archive], object]] = [
-        lambda a: a.sql("SELECT objectid, ra, dec FROM objects", limit=5),
+        lambda a: a.sql("SELECT objectid, ramean, decmean FROM objects", limit=5),
         lambda a: a.cone("ZTF21abiuvdk"),
         lambda a: a.schema(),
         lambda a: a.coverage(),
@@ -49,7 +49,7 @@ def test_every_tabular_method_follows_the_archive_output(
 def test_tables_carry_units_and_times(archives: tuple[ln.Archive, ln.Archive]) -> None:
     frames, tables = archives
     cone = tables.cone("ZTF21abiuvdk")
-    assert cone["ra"].unit == u.deg and cone["separation"].unit == u.arcsec
+    assert cone["ramean"].unit == u.deg and cone["separation"].unit == u.arcsec
     assert cone["jdmin"].unit == u.day
     curve = tables.object("ZTF21abiuvdk").lightcurve(kind="flux")
     assert curve["flux"].unit == u.Jy and curve["flux_err"].unit == u.Jy

@@ -1,0 +1,610 @@
+"""Lasair's query builder on PostgreSQL: text in, one SELECT out; then against the archive.
+
+The first part is pure (each SELECT parsed with pglast); the second runs Lasair-ZTF
+queries (MySQL text, ``watchlist:N``, ``JDNOW()``...) on a seeded archive through
+:meth:`Archive.query` and ``lasair_client.query``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from pglast.parser import parse_sql_json
+
+import lasair_nb as ln
+from lasair_nb import lasair
+from lasair_nb.archive.lasair_query import (
+    build_query,
+    named_select,
+    resolve_tables,
+    split_conditions,
+    translate_mysql,
+)
+from lasair_nb.errors import LasairError, QueryError
+
+SUPERNOVA = "ZTF21abiuvdk"
+KNOWN = {
+    "objects",
+    "candidates",
+    "sherlock_classifications",
+    "crossmatch_tns",
+    "watchlist_hits",
+    "area_hits",
+    "annotations",
+    "tags",
+}
+
+
+def select_of(sql: str) -> dict:
+    """The parse tree of one SELECT (fails the test unless ``sql`` is exactly that)."""
+    statements = json.loads(parse_sql_json(sql))["stmts"]
+    assert len(statements) == 1
+    return statements[0]["stmt"]["SelectStmt"]
+
+
+def build(selected: str, tables: str, conditions: str = "", dialect: str = "mysql") -> str:
+    sql = build_query(selected, tables, conditions, KNOWN, dialect=dialect)
+    select_of(sql)
+    return sql
+
+
+# --- MySQL → PostgreSQL, token by token ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mysql", "postgresql"),
+    [
+        ('classification = "SN"', "classification = 'SN'"),
+        ('name = "it\'s ""x"""', "name = 'it''s \"x\"'"),
+        ("`objectId` = 'a'", "objectId = 'a'"),
+        ("x=`ncand`", "x=ncand"),
+        ("`ncand`>3", "ncand>3"),
+        ("`order` > 1", '"order" > 1'),
+        ("a > 1 && b < 2", "a > 1 AND b < 2"),
+        ("a <=> b", "a IS NOT DISTINCT FROM b"),
+        ("a != b", "a != b"),
+        ("name LIKE 'sn%'", "name ILIKE 'sn%'"),
+        ("name NOT LIKE 'sn%'", "name NOT ILIKE 'sn%'"),
+        ("name REGEXP '^ZTF'", "name ~* '^ZTF'"),
+        ("name NOT RLIKE '^ZTF'", "name  !~* '^ZTF'"),
+        ("jd > CURRENT_TIMESTAMP()", "jd > CURRENT_TIMESTAMP"),
+        ("d = current_date ( )", "d = current_date "),
+        ("IFNULL(a, 0) > 1", "coalesce(a, 0) > 1"),
+        ("LOG(x) > 1", "ln(x) > 1"),
+        ("LOG(10, x) > 1", "LOG(10, x) > 1"),
+        ("log(greatest(x, 1)) > 1", "ln(greatest(x, 1)) > 1"),
+        ("IF(a > 1, 'x', \"y\")", "IF(a > 1, 'x', 'y')"),
+        ("jdmax > JDNOW() - 14", "jdmax > JDNOW() - 14"),
+        ("'a -- b' = c", "'a -- b' = c"),  # inside a string: no comment, no change
+        ("'a`b' = \"c`d\"", "'a`b' = 'c`d'"),
+        ('nom = "Éric" AND `ncand` > 1', "nom = 'Éric' AND ncand > 1"),  # offsets in characters
+    ],
+)
+def test_mysql_forms_are_translated(mysql: str, postgresql: str) -> None:
+    translated = translate_mysql(mysql, "conditions")
+    assert translated == postgresql
+    select_of(f"SELECT * FROM objects WHERE {translated}")  # parsed only
+
+
+@pytest.mark.parametrize(
+    ("mysql", "message"),
+    [
+        ("a || b", r"\|\| is not accepted .* write OR, or concat"),
+        ("a # comment", "# starts a comment in MySQL"),
+        (r"name = 'a\'b'", "backslashes are not accepted"),
+        ("`two words` = 1", "backtick"),
+        ("`a", "backtick"),
+        ("x = 'unterminated", "cannot read conditions"),
+    ],
+)
+def test_mysql_forms_refused_say_what_to_write(mysql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        translate_mysql(mysql, "conditions")
+
+
+def test_postgresql_dialect_is_left_as_written() -> None:
+    sql = build('"objectId", ncand', "objects", "name LIKE 'x' AND \"ncand\" > 1", "postgresql")
+    assert "LIKE 'x'" in sql and '"ncand" > 1' in sql and "ILIKE" not in sql
+
+
+# --- output names ----------------------------------------------------------------------------
+
+
+def test_output_names_as_written() -> None:
+    assert named_select("objectId, objects.ncand, ncand AS nCand, *") == (
+        'objectId AS "objectId", objects.ncand AS "ncand", ncand AS "nCand", *'
+    )
+    assert named_select("objects.*") == "objects.*"
+    assert named_select("'é' AS Nom, objectId") == '\'é\' AS "Nom", objectId AS "objectId"'
+    assert named_select("count(*) AS N") == 'count(*) AS "N"'
+    # MySQL quotes an alias either way; PostgreSQL with double quotes.
+    assert build("count(*) AS \"N\", ncand AS 'it''s'", "objects").startswith(
+        'SELECT count(*) AS "N", ncand AS "it\'s" FROM'
+    )
+    sql = build("`objectId`, objects.*", "objects")
+    assert sql.startswith('SELECT objectId AS "objectId", objects.* FROM objects')
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def test_lasair_table_forms() -> None:
+    tables, conditions = resolve_tables(
+        "objects, watchlist:42, Area : 7, annotator:Fast_Finder, crossmatch_tns", KNOWN
+    )
+    assert tables == ["objects", "watchlist_hits", "area_hits", "annotations", "crossmatch_tns"]
+    assert conditions == [
+        "objects.objectid = watchlist_hits.objectid",
+        "objects.objectid = area_hits.objectid",
+        "objects.objectid = annotations.objectid",
+        "objects.objectid = crossmatch_tns.objectid",
+        "watchlist_hits.wl_id = 42",
+        "area_hits.ar_id = 7",
+        "lower(annotations.topic) = 'fast_finder'",
+    ]
+    assert resolve_tables("watchlists:3, annotators:a.b-c", KNOWN)[0] == [
+        "objects",
+        "watchlist_hits",
+        "annotations",
+    ]
+    # objects is implied by Lasair's tables, as in Lasair; other tables join to the first.
+    assert resolve_tables("sherlock_classifications", KNOWN) == (
+        ["objects", "sherlock_classifications"],
+        ["objects.objectid = sherlock_classifications.objectid"],
+    )
+    assert resolve_tables("candidates, tags", KNOWN) == (
+        ["candidates", "tags"],
+        ["candidates.objectid = tags.objectid"],
+    )
+    assert resolve_tables("CANDIDATES, Objects", KNOWN)[1] == [
+        "objects.objectid = candidates.objectid"
+    ]
+
+
+def test_query_with_a_watchlist_as_lasair_writes_it() -> None:
+    sql = build(
+        "objects.objectId, watchlist_hits.name, watchlist_hits.arcsec",
+        "objects, watchlist:42",
+        "objects.objectId = watchlist_hits.objectId AND watchlist_hits.wl_id = 42 "
+        "AND objects.jdmax > JDNOW() - 14 ORDER BY objects.jdmax DESC",
+    )
+    assert sql == (
+        'SELECT objects.objectId AS "objectId", watchlist_hits.name AS "name", '
+        'watchlist_hits.arcsec AS "arcsec" FROM objects, watchlist_hits '
+        "WHERE (objects.objectid = watchlist_hits.objectid) AND (watchlist_hits.wl_id = 42) "
+        "AND (objects.objectId = watchlist_hits.objectId AND watchlist_hits.wl_id = 42 "
+        "AND objects.jdmax > JDNOW() - 14) ORDER BY objects.jdmax DESC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("nosuchtable", r"no table 'nosuchtable'.*tables accepted: watchlist:N, area:N, annotator"),
+        ("objects; DROP TABLE objects", r"no table 'objects; DROP TABLE objects'.*accepted"),
+        ("objects, watchlist:1 OR 1=1", r"watchlist:N needs a positive whole number.*'1 OR 1=1'"),
+        ("objects, watchlist:0", "positive whole number"),
+        ("objects, watchlist:-3", "positive whole number"),
+        ("objects, area:99999999999", "positive whole number"),
+        ("objects, area:", "positive whole number"),
+        ("objects, area:٣", "positive whole number"),  # a digit, but not an ASCII one
+        ("objects, annotator:x' OR '1'='1", r"annotator:TOPIC needs a topic.*x' OR '1'='1"),
+        ("objects, annotator:", "annotator:TOPIC needs a topic"),
+        ("objects, annotator:a b", "annotator:TOPIC needs a topic"),
+        ("objects, objects", "given twice"),
+        ("objects, watchlist:1, watchlists:2", "watchlist_hits is given twice"),
+        ("objects,", "comma-separated list of tables"),
+        ("", "comma-separated list of tables"),
+        ("objects o", "no table 'objects o'"),
+        ("public.objects", "no table 'public.objects'"),
+        ('"objects"', "no table"),
+    ],
+)
+def test_bad_tables_say_what_is_accepted(tables: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        build("objectId", tables)
+
+
+def test_lasair_table_missing_from_the_archive_says_upgrade() -> None:
+    with pytest.raises(QueryError, match="one of Lasair's tables but this archive does not"):
+        build_query("*", "objects, sherlock_classifications", "", {"objects"})
+
+
+# --- conditions --------------------------------------------------------------------------------
+
+
+def test_conditions_split_into_where_clauses_and_limit() -> None:
+    assert split_conditions("ncand > 3") == ("ncand > 3", "", "")
+    assert split_conditions(" ORDER BY ncand ") == ("", "ORDER BY ncand", "")
+    assert split_conditions("a = 1 GROUP BY b HAVING count(*) > 1 ORDER BY b LIMIT 5") == (
+        "a = 1",
+        "GROUP BY b HAVING count(*) > 1 ORDER BY b",
+        "LIMIT 5",
+    )
+    assert split_conditions("HAVING count(*) > 1") == ("", "HAVING count(*) > 1", "")
+    assert split_conditions("x IN (SELECT_ish) LIMIT 10 OFFSET 20")[2] == "LIMIT 10 OFFSET 20"
+    assert split_conditions("LIMIT 20, 10") == ("", "", "LIMIT 10 OFFSET 20")  # MySQL's m, n
+    assert split_conditions("(a = 1 OR b = 2) ORDER BY (c)")[0] == "(a = 1 OR b = 2)"
+    assert split_conditions("a IS DISTINCT FROM b")[0] == "a IS DISTINCT FROM b"
+
+
+def test_only_order_by_and_limit_make_no_where() -> None:
+    sql = build("objectId", "objects", "order by ncand desc limit 3")
+    assert sql == 'SELECT objectId AS "objectId" FROM objects order by ncand desc LIMIT 3'
+    tree = select_of(sql)
+    assert "whereClause" not in tree and tree["limitCount"]["A_Const"]["ival"]["ival"] == 3
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        ("ncand > 1 LIMIT 5 ORDER BY ncand", "may end with LIMIT n"),
+        ("ncand > 1 LIMIT ncand", "may end with LIMIT n"),
+        ("ncand > 1 LIMIT 0x10", "may end with LIMIT n"),
+        ("ncand > 1 LIMIT 5; DELETE FROM objects", "';' is not accepted"),
+        ("ncand > 1 ORDER BY ncand OFFSET 3", "OFFSET is not accepted"),
+        ("ncand > 1 FOR UPDATE", "FOR is not accepted"),
+        ("ncand > 1 ORDER BY ncand FETCH FIRST 3 ROWS ONLY", "FETCH is not accepted"),
+        ("WHERE ncand > 1", "leave WHERE out"),
+    ],
+)
+def test_bad_conditions_say_what_is_accepted(conditions: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        build("objectId", "objects", conditions)
+
+
+# --- hostile input -----------------------------------------------------------------------------
+
+HOSTILE = [
+    # Comments that would cut off the implicit joins.
+    ("*", "objects, watchlist:1", "1=1 --", "comments"),
+    ("*", "objects, watchlist:1", "1=1 /* x */", "comments"),
+    ("* --", "objects, watchlist:1", "", "comments"),
+    ("* /*", "objects, watchlist:1", "*/ 1=1", "comment"),
+    # Escaping the parentheses around the condition.
+    ("*", "objects, watchlist:1", "1=1) OR (1=1", "unbalanced parentheses"),
+    ("*", "objects, watchlist:1", "1=1)) --", "comments|unbalanced"),
+    ("objectId)", "objects", "", "unbalanced parentheses"),
+    # A second statement.
+    ("*", "objects", "1=1; DELETE FROM objects", "';' is not accepted"),
+    ("*", "objects", "1=1; DROP TABLE objects", "';' is not accepted"),
+    ("objectId; DROP TABLE objects", "objects", "", "';' is not accepted"),
+    # Other tables: UNION, subqueries, TABLE, FROM in the select list.
+    ("*", "objects", "1=1 UNION SELECT * FROM quarantine", "UNION is not accepted"),
+    ("objectId", "objects", "ORDER BY 1 UNION ALL TABLE quarantine", "UNION is not accepted"),
+    ("objectId", "objects", "objectid IN (SELECT sha256 FROM quarantine)", "SELECT"),
+    ("objectId", "objects", "objectid IN (TABLE quarantine)", "TABLE is not accepted"),
+    ("(SELECT count(*) FROM quarantine)", "objects", "", "SELECT is not accepted"),
+    ("* FROM quarantine, objects", "objects", "", "FROM is not accepted in selected"),
+    ("objectId INTO stolen", "objects", "", "INTO is not accepted"),
+    ("objectId", "objects", "1=1 EXCEPT SELECT 1", "EXCEPT is not accepted"),
+    ("objectId", "objects", "ncand > 1 WINDOW w AS ()", "WINDOW is not accepted"),
+    ("objectId", "objects", "objectid IN (WITH q AS (VALUES (1)) TABLE q)", "TABLE"),
+    ("objectId", "objects", "EXISTS (VALUES (1))", "no subqueries"),
+    ("objectId", "objects", "objectid = ANY (ARRAY(VALUES ('a')))", "no subqueries"),
+    ("objectId", "objects", "objectId = '\x00'", "NUL"),
+]
+
+
+@pytest.mark.parametrize(("selected", "tables", "conditions", "message"), HOSTILE)
+def test_hostile_input_is_refused_before_it_runs(selected, tables, conditions, message) -> None:
+    for dialect in ("mysql", "postgresql"):
+        with pytest.raises(LasairError, match=message):
+            build_query(selected, tables, conditions, KNOWN, dialect=dialect)
+
+
+def test_any_text_is_a_query_or_a_query_error() -> None:
+    """Random pieces of SQL, MySQL and attacks: never another exception (no traceback)."""
+    pieces = [
+        *"`'\"(),;#*.=\\\n",
+        "--",
+        "/*",
+        "*/",
+        "||",
+        "&&",
+        "<=>",
+        "$$",
+        "$a$",
+        "U&",
+        "E'",
+        "::",
+        "é",
+        "LIKE",
+        "NOT",
+        "REGEXP",
+        "IF(",
+        "LOG(",
+        "IFNULL(",
+        "CURRENT_TIMESTAMP()",
+        "ORDER BY",
+        "GROUP BY",
+        "HAVING",
+        "LIMIT",
+        "OFFSET",
+        "1",
+        "2,",
+        "x",
+        "objectId",
+        "AS",
+        "SELECT",
+        "UNION",
+        "FROM",
+        "WHERE",
+        "DISTINCT",
+        "IS",
+        "`a`",
+        '"s"',
+        "'t'",
+    ]
+    chooser = random.Random(7)
+    for _ in range(3000):
+        selected, conditions = (
+            " ".join(chooser.choices(pieces, k=chooser.randint(1, 8))) for _ in range(2)
+        )
+        for dialect in ("mysql", "postgresql"):
+            try:
+                select_of(
+                    build_query(
+                        selected, "objects, watchlist:1", conditions, KNOWN, dialect=dialect
+                    )
+                )
+            except QueryError:
+                pass
+
+
+def test_arguments_must_be_strings() -> None:
+    with pytest.raises(QueryError, match="conditions must be a string, got int"):
+        build_query("objectId", "objects", 3, KNOWN)  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="give the selected columns"):
+        build_query(" ", "objects", "", KNOWN)
+    with pytest.raises(QueryError, match="dialect must be one of"):
+        build_query("*", "objects", "", KNOWN, dialect="oracle")  # type: ignore[arg-type]
+
+
+# --- against the archive -------------------------------------------------------------------------
+# They need migrations 0007 (the views and annotator columns), 0008 (sherlock_classifications)
+# and 0009 (the MySQL functions).
+
+
+@pytest.fixture(scope="module")
+def archive_url(make_seeded_archive) -> str:
+    return make_seeded_archive()
+
+
+@pytest.fixture(scope="module")
+def archive(archive_url: str) -> ln.Archive:
+    return ln.connect(archive_url)
+
+
+@pytest.fixture
+def client(archive_url: str, monkeypatch: pytest.MonkeyPatch) -> lasair.lasair_client:
+    monkeypatch.setenv("LASAIR_DB_URL", archive_url)
+    return lasair.lasair_client("any-token")
+
+
+@pytest.fixture(scope="module")
+def owner(archive_url: str):
+    engine = sa.create_engine(archive_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def objects(owner: sa.Engine) -> pd.DataFrame:
+    with owner.connect() as connection:
+        return pd.read_sql("SELECT * FROM objects", connection)
+
+
+@pytest.fixture(scope="module")
+def supernova(objects: pd.DataFrame) -> pd.Series:
+    return objects.set_index("objectid").loc[SUPERNOVA]
+
+
+def test_native_query_keys_as_written(archive: ln.Archive, objects: pd.DataFrame) -> None:
+    rows = archive.query("objectId, ncand AS nCand", "objects", f"objectid = '{SUPERNOVA}'")
+    assert rows == [
+        {"objectId": SUPERNOVA, "nCand": int(objects.set_index("objectid").loc[SUPERNOVA, "ncand"])}
+    ]
+    everything = archive.query("objects.*", "objects", "ORDER BY objectid LIMIT 2")
+    assert [row["objectid"] for row in everything] == sorted(objects["objectid"])[:2]
+    assert set(everything[0]) == set(objects.columns)
+
+
+def test_limit_in_conditions_and_the_limit_argument(client, objects: pd.DataFrame) -> None:
+    ordered = sorted(objects["objectid"])
+    assert [
+        r["objectId"] for r in client.query("objectId", "objects", "ORDER BY objectId LIMIT 5")
+    ] == ordered[:5]
+    assert [
+        r["objectId"]
+        for r in client.query("objectId", "objects", "ORDER BY objectId LIMIT 5", limit=3)
+    ] == ordered[:3]
+    assert [
+        r["objectId"] for r in client.query("objectId", "objects", "ORDER BY objectId LIMIT 2, 3")
+    ] == ordered[2:5]
+    assert [
+        r["objectId"]
+        for r in client.query("objectId", "objects", "ORDER BY objectId LIMIT 3 OFFSET 2", offset=1)
+    ] == ordered[3:5]
+    assert client.query("objectId", "objects", "ORDER BY objectId LIMIT 2", offset=5) == []
+
+
+def test_mysql_text_runs(client, objects: pd.DataFrame, supernova: pd.Series) -> None:
+    rows = client.query(
+        "`objectId`, IF(ncand > 10, \"many\", 'few') AS how, round(ramean, 2) AS ra2",
+        "objects",
+        'objectId LIKE "ztf21abiuvd%" && ncand >= 1 AND IFNULL(ncand, 0) > 0 '
+        "AND log(ncand + 1) > 0 AND jdmax > JDNOW() - 365000 AND jdmax < MJDNOW() + 2400001",
+    )
+    assert rows == [
+        {
+            "objectId": SUPERNOVA,
+            "how": "many" if supernova["ncand"] > 10 else "few",
+            "ra2": round(float(supernova["ramean"]), 2),
+        }
+    ]
+    grouped = client.query(
+        "ncand, count(*) AS N", "objects", "GROUP BY ncand HAVING count(*) > 1 ORDER BY ncand"
+    )
+    counts = objects["ncand"].value_counts()
+    assert {row["ncand"]: row["N"] for row in grouped} == {
+        int(k): int(v) for k, v in counts[counts > 1].items()
+    }
+
+
+def test_mysql_functions_as_mysql_defines_them(client) -> None:
+    before = time.time()
+    (row,) = client.query(
+        "JDNOW() AS jd, MJDNOW() AS mjd, UNIX_TIMESTAMP() AS unix, "
+        "UNIX_TIMESTAMP(FROM_UNIXTIME(86400.5)) AS back, NOW() AS now, "
+        "CURRENT_TIMESTAMP() AS ts, IF(ncand < 0, log10(ncand - 100), -1) AS lazy, "
+        "round(1.23456::float8, 3) AS r, pow(2, 10) AS p, log10(1000) AS l",
+        "objects",
+        f"objectId = '{SUPERNOVA}'",
+    )
+    after = time.time()
+    # Julian date of unix time t: 2440587.5 + t / 86400 (the epoch is JD 2440587.5).
+    assert 2440587.5 + before / 86400 - 1e-6 <= row["jd"] <= 2440587.5 + after / 86400 + 1e-6
+    assert row["mjd"] == pytest.approx(row["jd"] - 2400000.5, abs=1e-6)
+    assert before - 1 <= row["unix"] <= after + 1
+    assert row["back"] == 86400.5
+    assert row["lazy"] == -1  # log10 of a negative number is never evaluated
+    assert row["r"] == 1.235 and row["p"] == 1024 and row["l"] == 3
+
+
+def test_functions_are_for_the_readers_only(owner: sa.Engine) -> None:
+    signatures = [
+        "jdnow()",
+        "mjdnow()",
+        "from_unixtime(double precision)",
+        "unix_timestamp()",
+        "unix_timestamp(timestamp with time zone)",
+        'public."if"(boolean, anycompatible, anycompatible)',
+        "public.round(double precision, integer)",
+    ]
+    with owner.connect() as connection:
+        for signature in signatures:
+            rights = connection.execute(
+                sa.text(
+                    "SELECT has_function_privilege('lasair_reader', CAST(:f AS regprocedure), 'EXECUTE'),"
+                    " has_function_privilege('lasair_user', CAST(:f AS regprocedure), 'EXECUTE'),"
+                    " EXISTS (SELECT FROM pg_proc p, aclexplode(p.proacl) a"
+                    "         WHERE p.oid = CAST(:f AS regprocedure) AND a.grantee = 0)"
+                ),
+                {"f": signature},
+            ).one()
+            assert rights == (True, True, False), signature
+        # round(3, 2) stays unambiguous; numeric keeps PostgreSQL's own.
+        whole, numeric = connection.execute(sa.text("SELECT round(3, 2), round(2.345, 2)")).one()
+        assert whole == 3.0 and str(numeric) == "2.35"
+
+
+def test_watchlist_area_annotator_tns_and_sherlock(
+    archive: ln.Archive, client, owner: sa.Engine, supernova: pd.Series
+) -> None:
+    ra, dec = float(supernova["ramean"]), float(supernova["decmean"])
+    tag = uuid.uuid4().hex[:6]
+    sources = pd.DataFrame(
+        {"name": ["sn-here", "nowhere"], "ra": [ra, (ra + 90) % 360], "dec": [dec, -dec]}
+    )
+    wl_id = archive.watchlists.create(f"wl-{tag}", sources, radius=5, public=True)
+    from astropy import units as u  # noqa: PLC0415
+    from astropy.coordinates import SkyCoord  # noqa: PLC0415
+
+    ar_id = archive.watchmaps.create(
+        f"area-{tag}", cone=(SkyCoord(ra * u.deg, dec * u.deg), 10 * u.arcsec), public=True
+    )
+    topic = f"Finder_{tag}"
+    with owner.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO annotations (objectid, topic, classification, public) VALUES (:o, :t, 'SN Ia', true)"
+            ),
+            {"o": SUPERNOVA, "t": topic},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO tns_objects (name, prefix, ra, dec, hpx, type, redshift)"
+                " VALUES (:n, 'SN', :ra, :dec, 0, 'SN Ia', 0.05) ON CONFLICT DO NOTHING"
+            ),
+            {"n": f"2099{tag}", "ra": ra, "dec": dec},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO tns_matches (objectid, tns_name, separation_arcsec) VALUES (:o, :n, 0.1)"
+            ),
+            {"o": SUPERNOVA, "n": f"2099{tag}"},
+        )
+
+    rows = client.query(
+        "objects.objectId, watchlist_hits.name, watchlist_hits.arcsec",
+        f"objects, watchlist:{wl_id}",
+        "",
+    )
+    assert [(row["objectId"], row["name"]) for row in rows] == [(SUPERNOVA, "sn-here")]
+    assert rows[0]["arcsec"] < 1
+    # The join written out by hand as well, as Lasair users do: the same rows.
+    assert (
+        client.query(
+            "objects.objectId, watchlist_hits.name, watchlist_hits.arcsec",
+            f"objects, watchlist:{wl_id}",
+            f"objects.objectId = watchlist_hits.objectId AND watchlist_hits.wl_id = {wl_id}",
+        )
+        == rows
+    )
+    assert client.query("objects.objectId", f"watchlists:{wl_id + 1000}", "") == []
+    (everything,) = client.query("*", f"objects, watchlist:{wl_id}", "")  # objectid twice
+    assert everything["objectid"] == SUPERNOVA and everything["wl_id"] == wl_id
+
+    assert client.query("objects.objectId, area_hits.ar_id", f"objects, area:{ar_id}", "") == [
+        {"objectId": SUPERNOVA, "ar_id": ar_id}
+    ]
+    assert client.query(
+        "objects.objectId, annotations.classification", f"objects, annotator:{topic.lower()}", ""
+    ) == [{"objectId": SUPERNOVA, "classification": "SN Ia"}]
+    assert client.query(
+        "objects.objectId, crossmatch_tns.tns_name, crossmatch_tns.type",
+        "objects, crossmatch_tns",
+        f'crossmatch_tns.tns_name = "2099{tag}"',
+    ) == [{"objectId": SUPERNOVA, "tns_name": f"2099{tag}", "type": "SN Ia"}]
+    # Sherlock: whatever the ingester wrote, the join runs and gives one row per object.
+    with owner.connect() as connection:
+        classified = connection.execute(
+            sa.text("SELECT count(*) FROM sherlock_classifications")
+        ).scalar()
+    rows = client.query("count(*) AS n", "objects, sherlock_classifications", "")
+    assert rows == [{"n": classified}]
+    # The native query: Lasair's tables, PostgreSQL's text.
+    assert archive.query(
+        "objects.objectId", f"watchlist:{wl_id}", "watchlist_hits.name = 'sn-here'"
+    ) == [{"objectId": SUPERNOVA}]
+
+
+def test_hostile_input_changes_nothing(client, owner: sa.Engine) -> None:
+    with owner.connect() as connection:
+        before = connection.execute(sa.text("SELECT count(*) FROM objects")).scalar()
+    for selected, tables, conditions, message in HOSTILE:
+        with pytest.raises(LasairError, match=message):
+            client.query(selected, tables, conditions)
+    for tables in (
+        "objects; DROP TABLE objects",
+        "objects, watchlist:1 OR 1=1",
+        "objects, annotator:x' OR '1'='1",
+    ):
+        with pytest.raises(LasairError, match="accepted"):
+            client.query("objectId", tables, "")
+    with owner.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM objects")).scalar() == before
+
+
+def test_errors_from_the_database_are_lasair_errors(client) -> None:
+    with pytest.raises(LasairError, match="unknown column 'nosuchcolumn'"):
+        client.query("nosuchcolumn", "objects", "")
+    with pytest.raises(LasairError, match="limit must be"):
+        client.query("objectId", "objects", "", limit=0)
