@@ -18,6 +18,7 @@ from lasair_nb.errors import (
     NotAllowedError,
     NotFoundError,
     ObjectNotFoundError,
+    QueryCancelledError,
     QueryError,
     SettingsError,
     SkyMapError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Archive": "lasair_nb.client.archive",
+    "Cancellation": "lasair_nb.client.cancellation",
     "ObjectRecord": "lasair_nb.client.object_record",
     "connect": "lasair_nb.client.archive",
     "to_table": "lasair_nb.client.results",
@@ -38,6 +40,7 @@ _LAZY = {
 __all__ = [
     "Archive",
     "ArgumentError",
+    "Cancellation",
     "DatabaseError",
     "IngestError",
     "LasairError",
@@ -45,6 +48,7 @@ __all__ = [
     "NotFoundError",
     "ObjectNotFoundError",
     "ObjectRecord",
+    "QueryCancelledError",
     "QueryError",
     "SettingsError",
     "SkyMapError",

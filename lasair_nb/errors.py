@@ -36,6 +36,10 @@ class QueryError(ArgumentError):
     """A user query was refused or failed (syntax, time limit, unknown name)."""
 
 
+class QueryCancelledError(QueryError):
+    """A query was cancelled on request (:class:`lasair_nb.Cancellation`)."""
+
+
 class NotAllowedError(LasairError, PermissionError):
     """The user may not do this (the database refused, or it is for administrators)."""
 

@@ -30,6 +30,7 @@ from lasair_nb.archive import objects as object_storage
 from lasair_nb.archive import sherlock as sherlock_storage
 from lasair_nb.archive import status as status_storage
 from lasair_nb.archive import tns as tns_storage
+from lasair_nb.client.cancellation import Cancellation
 from lasair_nb.client.object_record import ObjectRecord
 from lasair_nb.client.results import OUTPUTS, Output, deliver
 from lasair_nb.client.stores import (
@@ -49,6 +50,7 @@ from lasair_nb.errors import (
     ArgumentError,
     NotAllowedError,
     ObjectNotFoundError,
+    QueryCancelledError,
     QueryError,
     TargetError,
 )
@@ -101,6 +103,56 @@ def connect(
         return Archive(archive_engine.create_engine(address), settings, output=output)
     except sa.exc.DBAPIError as error:
         raise archive_engine.unreachable(error, address) from error
+
+
+def _run_cancellable(  # noqa: PLR0917 - run_select's arguments and the handle
+    connection: Any,
+    text: str,
+    limit: int,
+    offset: int,
+    timeout: float,
+    cancellation: Cancellation | None,
+) -> user_sql.QueryResult:
+    if cancellation is None:
+        return user_sql.run_select(connection, text, limit, offset, timeout)
+    cancellation.attach(connection)
+    try:
+        return user_sql.run_select(connection, text, limit, offset, timeout)
+    except QueryError as error:
+        if cancellation.cancelled:
+            raise QueryCancelledError("the query was cancelled") from error
+        raise
+    finally:
+        cancellation.detach()
+
+
+def _check_sql_arguments(
+    limit: Any, offset: Any, timeout: Any, as_reader: Any, maximum: int
+) -> None:
+    """Refuse what :meth:`Archive.sql` cannot run, saying what is accepted."""
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, (int, np.integer))
+        or not 1 <= limit <= maximum
+    ):
+        raise QueryError(f"limit must be a whole number from 1 to {maximum}, got {limit!r}")
+    if (
+        isinstance(offset, bool)
+        or not isinstance(offset, (int, np.integer))
+        or not 0 <= offset < MAX_OFFSET
+    ):
+        raise QueryError(
+            f"offset must be a whole number from 0 to {MAX_OFFSET - 1}, got {offset!r}"
+        )
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, _NUMBER)
+        or not math.isfinite(timeout)
+        or not 0 < timeout <= 3600
+    ):
+        raise QueryError(f"timeout must be seconds above 0 and at most 3600, got {timeout!r}")
+    if not isinstance(as_reader, (bool, np.bool_)):
+        raise QueryError(f"as_reader must be True or False, got {as_reader!r}")
 
 
 class Archive:
@@ -195,6 +247,7 @@ class Archive:
         timeout: float | None = None,
         *,
         as_reader: bool = False,
+        cancellation: Cancellation | None = None,
     ) -> Any:
         """Run one SELECT and return its rows.
 
@@ -212,6 +265,9 @@ class Archive:
             Run as the read-only role ``lasair_reader`` (public rows only) rather
             than as the user: for SQL the user did not write, such as another user's
             saved query. It only ever lowers privilege.
+        cancellation
+            A :class:`Cancellation` whose ``cancel()`` (from another thread) stops the
+            query in PostgreSQL; ``sql`` then raises :class:`QueryCancelledError`.
 
         Returns
         -------
@@ -233,29 +289,7 @@ class Archive:
         maximum = self.settings.sql_max_rows
         if timeout is None:
             timeout = self.settings.sql_timeout
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, (int, np.integer))
-            or not 1 <= limit <= maximum
-        ):
-            raise QueryError(f"limit must be a whole number from 1 to {maximum}, got {limit!r}")
-        if (
-            isinstance(offset, bool)
-            or not isinstance(offset, (int, np.integer))
-            or not 0 <= offset < MAX_OFFSET
-        ):
-            raise QueryError(
-                f"offset must be a whole number from 0 to {MAX_OFFSET - 1}, got {offset!r}"
-            )
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, _NUMBER)
-            or not math.isfinite(timeout)
-            or not 0 < timeout <= 3600
-        ):
-            raise QueryError(f"timeout must be seconds above 0 and at most 3600, got {timeout!r}")
-        if not isinstance(as_reader, (bool, np.bool_)):
-            raise QueryError(f"as_reader must be True or False, got {as_reader!r}")
+        _check_sql_arguments(limit, offset, timeout, as_reader, maximum)
         engine = self._query_engine(bool(as_reader))
         try:
             connection = engine.raw_connection()
@@ -271,9 +305,10 @@ class Archive:
                 raise
             raise archive_engine.unreachable(error) from error
         try:
-            result = user_sql.run_select(
-                connection.driver_connection, text, int(limit), int(offset), float(timeout)
-            )
+            result = _run_cancellable(
+                connection.driver_connection, text, int(limit), int(offset), float(timeout),
+                cancellation,
+            )  # fmt: skip
         finally:
             try:
                 if connection.driver_connection.closed:

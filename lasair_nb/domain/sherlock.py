@@ -167,9 +167,7 @@ class Match:
         return {name: getattr(self, name) for name in MATCH_COLUMNS}
 
 
-MATCH_COLUMNS = (
-    "rank",
-    "classificationreliability",
+_ASSOCIATION_COLUMNS = (
     "association_type",
     "catalogue_table_name",
     "catalogue_object_id",
@@ -183,29 +181,11 @@ MATCH_COLUMNS = (
     "z",
     "photoz",
     "major_axis_arcsec",
-    "radeg",
-    "decdeg",
 )
+MATCH_COLUMNS = ("rank", "classificationreliability", *_ASSOCIATION_COLUMNS, "radeg", "decdeg")
 """Columns of ``sherlock_crossmatches`` besides ``objectid``."""
 
-CLASSIFICATION_COLUMNS = (
-    "classification",
-    "association_type",
-    "catalogue_table_name",
-    "catalogue_object_id",
-    "catalogue_object_type",
-    "separationarcsec",
-    "northseparationarcsec",
-    "eastseparationarcsec",
-    "physical_separation_kpc",
-    "direct_distance",
-    "distance",
-    "z",
-    "photoz",
-    "major_axis_arcsec",
-    "description",
-    "annotator",
-)
+CLASSIFICATION_COLUMNS = ("classification", *_ASSOCIATION_COLUMNS, "description", "annotator")
 """Columns of ``sherlock_classifications`` besides ``objectid`` and ``updated_at``."""
 
 
