@@ -30,11 +30,11 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lasair_nb.client.archive import Archive, connect
-from lasair_nb.errors import LasairError
+from lasair_nb.errors import LasairError, ObjectNotFoundError
 
 __all__ = ["LasairError", "lasair_client", "lasair_consumer", "lasair_producer"]
 
@@ -67,9 +67,18 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_ids(object_ids: Any, limit: int | None = None) -> list[str]:
+    """The objectIds as a list.
+
+    Lasair's client takes a comma-separated string or any iterable of strings (a list,
+    a tuple, ``dict.keys()``...).
+    """
     if isinstance(object_ids, str):
         object_ids = [part.strip() for part in object_ids.split(",") if part.strip()]
-    if not isinstance(object_ids, (list, tuple)) or not all(
+    elif isinstance(object_ids, Iterable) and not isinstance(object_ids, (bytes, Mapping)):
+        object_ids = list(object_ids)
+    elif isinstance(object_ids, Mapping):
+        object_ids = list(object_ids.keys())
+    if not isinstance(object_ids, list) or not all(
         isinstance(object_id, str) for object_id in object_ids
     ):
         raise LasairError(
@@ -78,7 +87,7 @@ def _check_ids(object_ids: Any, limit: int | None = None) -> list[str]:
         )
     if limit is not None and len(object_ids) > limit:
         raise LasairError(f"give at most {limit} objectIds per call, got {len(object_ids)}")
-    return list(object_ids)
+    return object_ids
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -147,9 +156,11 @@ class lasair_client:  # noqa: N801 - Lasair's name
                 raise LasairError(f"{name} must be a number of degrees, got {value!r}")
         if not -90 <= float(dec) <= 90:
             raise LasairError(f"dec must be from -90 to 90 degrees, got {dec!r}")
-        if not _is_number(radius) or not 0 < float(radius) <= 648_000:
-            raise LasairError(
-                f"radius must be a positive number of arcsec (at most 648000), got {radius!r}"
+        if not _is_number(radius) or not 0 <= float(radius) <= 648_000:
+            raise LasairError(f"radius must be a number of arcsec from 0 to 648000, got {radius!r}")
+        if float(radius) == 0:  # an empty cone, as Lasair answers it
+            return (
+                {"count": 0} if requestType == "count" else {} if requestType == "nearest" else []
             )
         found = self.archive.cone((float(ra), float(dec)), radius=float(radius))
         if not hasattr(found, "to_dict"):  # an astropy Table
@@ -240,26 +251,42 @@ class lasair_client:  # noqa: N801 - Lasair's name
                 result[key] = document[key]
         return result
 
-    def objects(self, objectIds: Sequence[str]) -> list[dict]:  # noqa: N803
-        """:meth:`object` (everything: ``lite=False``) of each objectId, in order."""
-        return [self.object(object_id, lite=False) for object_id in _check_ids(objectIds)]
+    def objects(self, objectIds: Sequence[str]) -> list[dict | None]:  # noqa: N803
+        """:meth:`object` (everything: ``lite=False``) of each objectId, in order.
 
-    def lightcurves(self, objectIds: Sequence[str]) -> list[list[dict]]:  # noqa: N803
-        """Simple light curves (at most 10 objectIds).
-
-        Per objectId, its detections as dicts with
-        ``candid, fid, magpsf, sigmapsf, isdiffpos, mjd``.
+        An objectId the archive does not hold gives ``None``, as Lasair's API does.
         """
-        keys = ("candid", "fid", "magpsf", "sigmapsf", "isdiffpos", "mjd")
+        documents: list[dict | None] = []
+        for object_id in _check_ids(objectIds):
+            try:
+                documents.append(self.object(object_id, lite=False))
+            except ObjectNotFoundError:
+                documents.append(None)
+        return documents
+
+    def lightcurves(self, objectIds: Sequence[str]) -> list[dict]:  # noqa: N803
+        """Light curves of at most 10 objects, as Lasair's API gives them.
+
+        Returns
+        -------
+        list of dict
+            Per objectId, in order: ``{"objectId", "candidates", "forcedphot"}``;
+            ``candidates`` holds detections and non-detections by time with every
+            column (non-detections have no ``candid``), each with ``mjd``. An objectId
+            the archive does not hold gives empty lists.
+        """
         curves = []
         for object_id in _check_ids(objectIds, MAX_OBJECTS):
-            document = self.object(object_id, lite=True, lasair_added=False)
+            try:
+                document = self.object(object_id, lite=False, lasair_added=False)
+            except ObjectNotFoundError:
+                document = {"candidates": [], "forcedphot": []}
             curves.append(
-                [
-                    {key: row.get(key) for key in keys}
-                    for row in document["candidates"]
-                    if "candid" in row
-                ]
+                {
+                    "objectId": object_id,
+                    "candidates": document["candidates"],
+                    "forcedphot": document["forcedphot"],
+                }
             )
         return curves
 
@@ -369,12 +396,24 @@ class lasair_client:  # noqa: N801 - Lasair's name
             raise LasairError(f"objectId must be a string like 'ZTF21abiuvdk', got {objectId!r}")
         return _sherlock_answer(objectId, self.archive.sherlock(objectId), lite)
 
-    def sherlock_objects(self, objectIds: Sequence[str], lite: bool = True) -> list[dict]:  # noqa: N803
-        """:meth:`sherlock_object` of each objectId (at most 10), in order."""
-        return [
-            self.sherlock_object(object_id, lite=lite)
-            for object_id in _check_ids(objectIds, MAX_OBJECTS)
-        ]
+    def sherlock_objects(self, objectIds: Sequence[str], lite: bool = True) -> dict[str, Any]:  # noqa: N803
+        """Sherlock's classifications of several objects (at most 10) in one answer.
+
+        Returns
+        -------
+        dict
+            ``classifications``: ``{objectId: [classification, description], ...}``;
+            unless ``lite``, ``crossmatches``: the ranked matches of all of them.
+        """
+        answer: dict[str, Any] = {"classifications": {}}
+        if not lite:
+            answer["crossmatches"] = []
+        for object_id in _check_ids(objectIds, MAX_OBJECTS):
+            one = self.sherlock_object(object_id, lite=lite)
+            answer["classifications"].update(one["classifications"])
+            if not lite:
+                answer["crossmatches"] += one["crossmatches"]
+        return answer
 
     def sherlock_position(self, ra: float, dec: float, lite: bool = True) -> dict[str, Any]:
         """Sherlock's context classification of a sky position (degrees), named ``query``.

@@ -36,7 +36,9 @@ def client(archive_url: str, monkeypatch: pytest.MonkeyPatch) -> lasair.lasair_c
 def objects(archive_url: str) -> pd.DataFrame:
     engine = sa.create_engine(archive_url)
     with engine.connect() as connection:
-        frame = pd.read_sql("SELECT objectid, ramean AS ra, decmean AS dec, ncand FROM objects", connection)
+        frame = pd.read_sql(
+            "SELECT objectid, ramean AS ra, decmean AS dec, ncand FROM objects", connection
+        )
     engine.dispose()
     return frame
 
@@ -149,13 +151,25 @@ def test_object_shapes_and_mjd(client: lasair.lasair_client, archive_url: str) -
     bare = client.object(SUPERNOVA, lasair_added=False)
     assert set(bare) == {"objectId", "candidates"}
 
-    both = client.objects([SUPERNOVA, SUPERNOVA])
-    assert [doc["objectId"] for doc in both] == [SUPERNOVA] * 2
+    both = client.objects([SUPERNOVA, "ZTF17_____etfg", SUPERNOVA])
+    assert both[0]["objectId"] == both[2]["objectId"] == SUPERNOVA
+    assert both[1] is None  # Lasair's API answers null for an object it does not hold
+    assert client.objects({SUPERNOVA: 1}.keys())[0]["objectId"] == SUPERNOVA  # any iterable
 
-    (curve,) = client.lightcurves([SUPERNOVA])
-    assert len(curve) == 34
-    assert set(curve[0]) == {"candid", "fid", "magpsf", "sigmapsf", "isdiffpos", "mjd"}
-    assert np.allclose([row["mjd"] for row in curve], raw["jd"] - 2400000.5)
+    curve, unknown = client.lightcurves([SUPERNOVA, "ZTF17_____etfg"])
+    assert set(curve) == {"objectId", "candidates", "forcedphot"}
+    assert curve["objectId"] == SUPERNOVA and curve["candidates"] == full["candidates"]
+    assert curve["forcedphot"] == full["forcedphot"]
+    assert unknown == {"objectId": "ZTF17_____etfg", "candidates": [], "forcedphot": []}
+    points = [row for row in curve["candidates"] if "candid" in row]
+    assert [row["candid"] for row in points] == list(raw["candid"])
+    assert np.allclose([row["mjd"] for row in points], raw["jd"] - 2400000.5)
+    assert any("diffmaglim" in row and "candid" not in row for row in curve["candidates"])
+
+    # An empty cone (radius 0), as Lasair answers it.
+    assert client.cone(10.0, 20.0, 0, requestType="count") == {"count": 0}
+    assert client.cone(10.0, 20.0, 0, requestType="nearest") == {}
+    assert client.cone(10.0, 20.0, 0, requestType="all") == []
 
     with pytest.raises(lasair.LasairError, match="no object"):
         client.object("ZTF99nothere")
@@ -200,13 +214,13 @@ def test_streams_not_there_yet(client: lasair.lasair_client) -> None:
     ("call", "accepted"),
     [
         (lambda c: c.cone(10.0, 20.0, requestType="bogus"), "'all', 'nearest', 'count'"),
-        (lambda c: c.cone(10.0, 20.0, radius=-1), "positive number of arcsec"),
+        (lambda c: c.cone(10.0, 20.0, radius=-1), "number of arcsec from 0 to 648000"),
         (lambda c: c.cone("x", 20.0), "ra must be a number"),
         (lambda c: c.cone(10.0, 95.0), "from -90 to 90"),
         (lambda c: c.query("objectId", "objects", "", limit=0), "limit must be"),
         (lambda c: c.query("objectId", "objects", 3), "conditions must be a string"),
         (lambda c: c.object(SUPERNOVA, lite="yes"), "True or False"),
-        (lambda c: c.lightcurves("ZTF21abiuvdk ZTF"), "no object"),
+        (lambda c: c.object("ZTF21abiuvdk ZTF"), "no object"),
         (lambda c: c.objects(42), "list of objectId strings"),
         (lambda c: c.annotate("t", SUPERNOVA, ""), "nontrivial string"),
     ],

@@ -398,9 +398,9 @@ def test_lasair_shim_and_native_client(
         assert best["rank"] == 1 and best["transient_object_id"] == "ZTF26aashimm"
         assert best["catalogue_object_id"] == GALAXY and best["association_type"] == "NT"
         assert best["separationArcsec"] == pytest.approx(0.3, abs=2e-3)
-        assert [o["classifications"] for o in client.sherlock_objects(["ZTF26aashimm"])] == [
-            lite["classifications"]
-        ]
+        both = client.sherlock_objects(("ZTF26aashimm",), lite=False)
+        assert both["classifications"] == lite["classifications"]
+        assert both["crossmatches"] == full["crossmatches"]
         disc = _offset(GALAXY_RA, GALAXY_DEC, 20.0, 0.0)
         position = client.sherlock_position(*disc, lite=False)
         assert position["classifications"]["query"][0] == "SN"
