@@ -9,12 +9,32 @@ builder does:
 * **Tables.** Every table is joined to ``objects`` (else the first table) on
   ``objectid``. Lasair's names: ``watchlist:N`` (``watchlists:N``) is ``watchlist_hits``
   with ``watchlist_hits.wl_id = N``; ``area:N`` (``areas:N``) is ``area_hits`` with
-  ``area_hits.ar_id = N``; ``annotator:TOPIC`` (``annotators:TOPIC``) is ``annotations``
-  with the topic (compared case-insensitively, as MySQL does). With one of these,
-  ``sherlock_classifications`` or ``crossmatch_tns``, ``objects`` is implied, as in
-  Lasair. Any other table of the archive is accepted by its name.
+  ``area_hits.ar_id = N``. With one of these, ``sherlock_classifications`` or
+  ``crossmatch_tns``, ``objects`` is implied, as in Lasair. Any other table of the
+  archive is accepted by its name.
+* **Annotators.** As in Lasair, ``annotator:TOPIC`` (``annotators:TOPIC``) is
+  ``annotations AS topic``: the topic, lower case, names them (``fastfinder.classdict``),
+  joined by ``objects.objectid = topic.objectid`` and ``lower(topic.topic) = 'topic'``
+  (compared case-insensitively, as MySQL does). A topic that is not a plain name (it
+  has ``-`` or ``.``) or is a reserved word is quoted: write ``"ff-r".classification``
+  in PostgreSQL's text (in MySQL's, ``"..."`` is a string and backticks take plain names
+  only, so use the next rule). PostgreSQL refers to an aliased table by its alias only,
+  so with exactly one annotator (and no plain ``annotations`` listed) ``annotations.x``
+  is rewritten to ``topic.x``, as older Lasair-NB queries write it; with several, each
+  gets its own alias and ``annotations.x`` is refused (which one?). A topic given twice,
+  or named as a table listed (``annotator:objects``), is refused.
 * **Output names.** Each column is named as written: ``objectId`` gives the key
-  ``objectId``, not PostgreSQL's folded ``objectid`` (:func:`named_select`).
+  ``objectId``, not PostgreSQL's folded ``objectid`` (:func:`named_select`); an alias
+  with or without ``AS`` (``IF(...) score``) too. In ``GROUP BY``, ``HAVING`` and
+  ``ORDER BY`` a bare unquoted name equal to an output name but for case is found as
+  MySQL finds it: a whole item of ``GROUP BY``/``ORDER BY`` becomes the output name
+  (``ORDER BY objectId`` → ``ORDER BY "objectId"``, not the ambiguous input column
+  ``objectid``); in MySQL's text, a name in ``HAVING`` or inside an ``ORDER BY``
+  expression becomes the output's expression in parentheses (``HAVING n_obs > 1`` with
+  ``ncandgp_14 AS n_obs`` → ``HAVING (ncandgp_14) > 1``), as PostgreSQL sees no output
+  names there. Qualified names, function names, strings and names inside ``GROUP BY``
+  expressions stay as written (MySQL looks at the tables first there). Unlike MySQL,
+  a whole ``GROUP BY`` item naming both an output and an input column is the output.
 * **Conditions** may be only ``ORDER BY ...``, and may end with ``LIMIT n``,
   ``LIMIT n OFFSET m`` or MySQL's ``LIMIT m, n`` (applied before the call's own
   ``limit``/``offset`` page through the rows).
@@ -38,6 +58,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from pglast import keywords
 from pglast.parser import ParseError, parse_sql_json, scan
 
 from lasair_nb.errors import QueryError
@@ -80,6 +101,17 @@ _REFUSED_CLAUSES = ("OFFSET", "FETCH", "FOR", "WINDOW")
 """Clause words refused outside parentheses in ``conditions``."""
 _NOW_KEYWORDS = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIME", "LOCALTIMESTAMP"}
 """SQL's clock values, which MySQL also accepts with ``()`` and PostgreSQL does not."""
+_KEYWORDS = frozenset(keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS)
+"""PostgreSQL's keywords that cannot name a table unquoted: an alias that is one is quoted."""
+_NAME_KEYWORDS = frozenset(keywords.UNRESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS) - {
+    "by",
+    "nulls",
+    "first",
+    "last",
+}
+"""Keywords that may stand as a bare column or alias name in GROUP BY, HAVING, ORDER BY."""
+_COMPARISONS = {"ASCII_61", "NOT_EQUALS"}
+"""``=``, ``<>`` and ``!=``: a string compared so to a JSON value is made a JSON string."""
 _TABLE_NAMES_SQL = """
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
@@ -205,13 +237,54 @@ def translate_mysql(text: str, part: str = "the query") -> str:
     ``LIKE``                  ``ILIKE`` (MySQL's default collation ignores case)
     ``REGEXP``, ``RLIKE``     ``~*`` (``NOT REGEXP``: ``!~*``), case-insensitive
     ``CURRENT_TIMESTAMP()``   ``CURRENT_TIMESTAMP`` (also DATE, TIME, LOCALTIME...)
+    ``UTC_TIMESTAMP``         ``UTC_TIMESTAMP()`` (a function of the archive)
     ``IFNULL(a, b)``          ``COALESCE(a, b)``
     ``LOG(x)``                ``ln(x)`` (one argument: MySQL's natural logarithm)
+    ``col->'$.a'``            ``json_extract(col, '$.a')``
+    ``col->>'$.a'``           ``json_unquote(json_extract(col, '$.a'))``
+    ``JSON_EXTRACT(..)='s'``  ``... = to_jsonb(CAST('s' AS text))`` (also ``<>``,
+                              ``!=``, ``'s' = JSON_EXTRACT(..)``, ``col->'$.a'``)
     ========================  ==================================================
 
     ``JDNOW()``, ``MJDNOW()``, ``FROM_UNIXTIME(x)``, ``UNIX_TIMESTAMP()``,
     ``IF(c, a, b)`` and ``round(x, n)`` of a double are functions of the archive
     (migration 0009); ``NOW()``, ``pow``, ``log10``, ``LOG(b, x)`` are PostgreSQL's own.
+
+    **Time** (migration 0010): ``TO_SECONDS(t)`` is MySQL's, whole seconds since year 0
+    (``TO_SECONDS('1970-01-01 00:00:00') = 62167219200``), of text, a date or a naive
+    timestamp as written, and of a time with zone (``CURRENT_TIMESTAMP``, ``NOW()``)
+    counted in UTC; ``UTC_TIMESTAMP()`` is the naive UTC time. So
+    ``TO_SECONDS(UTC_TIMESTAMP()) - TO_SECONDS(CURRENT_TIMESTAMP())`` is 0 whatever the
+    session's time zone, and Lasair's ``FROM_UNIXTIME((jd - 1721059.5) * (3600 * 24) -
+    TO_SECONDS('1970-01-01 00:00:00') + TO_SECONDS(UTC_TIMESTAMP()) -
+    TO_SECONDS(CURRENT_TIMESTAMP()))`` is the instant of the Julian date ``jd``, a time
+    with zone (MySQL gives the naive UTC time: the same instant).
+
+    **JSON** (migration 0010). ``JSON_EXTRACT(doc, path)`` of a ``jsonb`` (``classdict``)
+    is a function of the archive returning ``jsonb``: what is selected comes back as the
+    JSON value (a number as a number, ``{...}`` as a dict). Paths: ``$``, ``$.a.b``,
+    ``$."a.b".c``, ``$.a[0]``; an unquoted key may hold ``-`` (``$.lsst-r.peak``, as
+    Lasair users write it, which MySQL itself refuses); wildcards (``*``, ``**``), ranges
+    and ``last`` are refused (an error from the database). One path per call.
+
+    * Compared with a number (``JSON_EXTRACT(...) < -19``, ``-19 > ...``, ``BETWEEN``):
+      operators ``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=`` of ``jsonb`` with ``double
+      precision`` compare a JSON number as the number; any other JSON value (a string
+      ``"-20"``, an object, ``null``) compares as NULL, so it is never selected (MySQL
+      orders values of different JSON types by type instead).
+    * Compared with ``=``/``<>``/``!=`` to a string literal right beside it, the literal
+      is made a JSON string, so ``JSON_EXTRACT(d, '$.c') = 'SN'`` holds for ``"SN"``, as
+      in MySQL. Other string comparisons (``LIKE``, ``IN``, ``<``, a string column) need
+      ``JSON_UNQUOTE(JSON_EXTRACT(...))`` or ``->>``, which give text.
+    * ``JSON_UNQUOTE(v)`` gives a JSON string's text, another value's JSON text (JSON
+      ``null``: NULL, where MySQL gives ``'null'``).
+    * ``ORDER BY`` a ``jsonb`` orders numbers as numbers (PostgreSQL's ``jsonb`` order).
+    * Not translated: arithmetic and functions of numbers on ``jsonb``
+      (``JSON_EXTRACT(...) - 1`` is PostgreSQL's array element removal, an error;
+      ``ROUND(JSON_EXTRACT(...), 2)`` has no function): write
+      ``CAST(JSON_EXTRACT(...) AS DECIMAL(10, 3))``, which MySQL and PostgreSQL both
+      read (an error for a value that is no number).
+      ``->`` and ``->>`` not followed by a ``'$...'`` path are PostgreSQL's own (one key).
 
     Refused, with what to write instead: ``||`` (logical OR in MySQL, string
     concatenation in PostgreSQL; Lasair refuses it too), ``#`` (a MySQL comment) and
@@ -241,7 +314,7 @@ def translate_mysql(text: str, part: str = "the query") -> str:
     return _apply(text, edits)
 
 
-def _mysql_edits(  # noqa: PLR0911 - one return per MySQL form, in the table's order
+def _mysql_edits(  # noqa: PLR0911, PLR0912 - one return per MySQL form, in the table's order
     tokens: list[_Token], index: int, part: str
 ) -> list[tuple[int, int, str]]:
     """The edits translating ``tokens[index]`` from MySQL (see :func:`translate_mysql`)."""
@@ -257,10 +330,21 @@ def _mysql_edits(  # noqa: PLR0911 - one return per MySQL form, in the table's o
     after_as = index > 0 and tokens[index - 1].name == "AS"
     if token.name == "IDENT" and token.text.startswith('"') and not after_as:
         value = token.text[1:-1].replace('""', '"')
-        return [(token.start, token.end, "'" + value.replace("'", "''") + "'")]
+        return [(token.start, token.end, _string(value, _compared_to_json(tokens, index)))]
     if token.name == "SCONST" and token.text.startswith("'") and after_as:
         value = token.text[1:-1].replace("''", "'")
         return [(token.start, token.end, _quote(value))]
+    if token.name == "SCONST" and token.text.startswith("'") and _compared_to_json(tokens, index):
+        return [(token.start, token.end, _string(token.text[1:-1].replace("''", "'"), True))]
+    if token.name == "Op" and token.text in {"->", "->>"}:
+        return _arrow(tokens, index, part)
+    if (
+        token.name == "IDENT"
+        and token.text.lower() == "utc_timestamp"
+        and (following is None or following.name != "ASCII_40")
+        and (index == 0 or tokens[index - 1].name != "ASCII_46")
+    ):
+        return [(token.end, token.end, "()")]
     replacements = {"&&": "AND", "<=>": "IS NOT DISTINCT FROM"}
     if token.name == "Op" and token.text in replacements:
         return [(token.start, token.end, replacements[token.text])]
@@ -284,7 +368,122 @@ def _mysql_edits(  # noqa: PLR0911 - one return per MySQL form, in the table's o
         return [(token.start, token.end, "coalesce")]
     if function == "log" and _closing(tokens, index + 1)[1] == 1:
         return [(token.start, token.end, "ln")]
+    if function == "json_extract" and _closing(tokens, index + 1)[1] != 2:
+        raise QueryError(
+            f"JSON_EXTRACT in {part} is accepted with one path, JSON_EXTRACT(doc, '$.a.b'); "
+            "for several paths, write one JSON_EXTRACT for each"
+        )
     return []
+
+
+def _string(value: str, json_value: bool) -> str:
+    """A string literal of ``value``; as a JSON string if it is compared to a JSON value."""
+    literal = "'" + value.replace("'", "''") + "'"
+    return f"to_jsonb(CAST({literal} AS text))" if json_value else literal
+
+
+def _is_path(token: _Token) -> bool:
+    """Whether ``token`` is a MySQL JSON path string, ``'$...'`` or ``"$..."``."""
+    return token.name in {"SCONST", "IDENT"} and token.text[:2] in {"'$", '"$'}
+
+
+def _is_name(token: _Token) -> bool:
+    """Whether ``token`` is a name of a column reference (MySQL text, so not ``"..."``)."""
+    return (
+        token.name == "BACKTICKED"
+        or (token.name == "IDENT" and not token.text.startswith('"'))
+        or (token.text.lower() in _NAME_KEYWORDS and _PLAIN_NAME.fullmatch(token.text) is not None)
+    )
+
+
+def _column_before(tokens: list[_Token], index: int) -> int | None:
+    """Index of the first token of the column reference ending just before ``index``."""
+    start = index - 1
+    if start < 0 or not _is_name(tokens[start]):
+        return None
+    while start >= 2 and tokens[start - 1].name == "ASCII_46" and _is_name(tokens[start - 2]):
+        start -= 2
+    return start
+
+
+def _column_arrow(tokens: list[_Token], index: int) -> bool:
+    """Whether ``column->'$...'`` starts at ``tokens[index]``."""
+    end = index
+    if not _is_name(tokens[end]):
+        return False
+    while (
+        end + 2 < len(tokens) and tokens[end + 1].name == "ASCII_46" and _is_name(tokens[end + 2])
+    ):
+        end += 2
+    return (
+        end + 2 < len(tokens)
+        and tokens[end + 1].name == "Op"
+        and tokens[end + 1].text == "->"
+        and _is_path(tokens[end + 2])
+    )
+
+
+def _opening(tokens: list[_Token], closing: int) -> int:
+    """Index of the ``(`` matching ``tokens[closing]`` (``-1`` if none)."""
+    depth = 0
+    for index in range(closing, -1, -1):
+        if tokens[index].name == "ASCII_41":
+            depth += 1
+        elif tokens[index].name == "ASCII_40":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _compared_to_json(tokens: list[_Token], index: int) -> bool:
+    """Whether the string ``tokens[index]`` is compared (``=``, ``<>``) to a JSON value.
+
+    The JSON value is ``JSON_EXTRACT(...)`` or ``column->'$...'`` right before the
+    comparison, or right after it. MySQL compares a JSON string to a string by its text,
+    so the string becomes a JSON string (``jsonb = jsonb``).
+    """
+    if index >= 2 and tokens[index - 1].name in _COMPARISONS:
+        before = index - 2
+        if tokens[before].name == "ASCII_41":
+            opening = _opening(tokens, before)
+            if opening > 0 and tokens[opening - 1].text.lower() == "json_extract":
+                return True
+        elif _is_path(tokens[before]) and before > 0 and tokens[before - 1].text == "->":
+            return True
+    if index + 2 < len(tokens) and tokens[index + 1].name in _COMPARISONS:
+        after = index + 2
+        if tokens[after].text.lower() == "json_extract":
+            return after + 1 < len(tokens) and tokens[after + 1].name == "ASCII_40"
+        return _column_arrow(tokens, after)
+    return False
+
+
+def _arrow(tokens: list[_Token], index: int, part: str) -> list[tuple[int, int, str]]:
+    """MySQL's ``column->'$.path'`` and ``column->>'$.path'`` as function calls.
+
+    PostgreSQL's ``->`` and ``->>`` take one key, not a path, so they are kept only when
+    not followed by a path (``'$...'``). ``->`` is ``JSON_EXTRACT(column, path)``,
+    ``->>`` ``JSON_UNQUOTE(JSON_EXTRACT(column, path))``, as in MySQL.
+    """
+    token = tokens[index]
+    if index + 1 >= len(tokens) or not _is_path(tokens[index + 1]):
+        return []
+    start = _column_before(tokens, index)
+    if start is None:
+        raise QueryError(
+            f"{token.text} in {part} is accepted after a column, as in MySQL: "
+            f"classdict{token.text}'$.key'"
+        )
+    path = tokens[index + 1]
+    opening, closing = (
+        ("json_extract(", ")") if token.text == "->" else ("json_unquote(json_extract(", "))")
+    )
+    return [
+        (tokens[start].start, tokens[start].start, opening),
+        (token.start, token.end, ", "),
+        (path.end, path.end, closing),
+    ]
 
 
 # --- the parts ---------------------------------------------------------------------------
@@ -403,9 +602,9 @@ def named_select(selected: str) -> str:
     """``selected`` with each output column named as written (PostgreSQL folds case).
 
     A bare column (``objectId``, ``objects.objectId``) gets ``AS "objectId"``, its last
-    written identifier; an unquoted alias (``AS nCand``) is quoted as written. ``*`` and
-    ``objects.*`` stay as they are. Text PostgreSQL cannot parse is returned unchanged,
-    for the final check to report.
+    written identifier; an unquoted alias (``AS nCand``, or ``nCand`` without ``AS``) is
+    quoted as written. ``*`` and ``objects.*`` stay as they are. Text PostgreSQL cannot
+    parse is returned unchanged, for the final check to report.
 
     Parameters
     ----------
@@ -417,24 +616,30 @@ def named_select(selected: str) -> str:
     str
         The SELECT list with its output names.
     """
+    return _named_select(selected)[0]
+
+
+def _named_select(selected: str) -> tuple[str, list[tuple[str, str]]]:
+    """:func:`named_select`, and the output names as written with their expressions."""
     sql = f"SELECT {selected} FROM t"  # only parsed, never run
     try:
         tree = json.loads(parse_sql_json(sql))
         tokens = scan(sql)
     except ParseError:
-        return selected
+        return selected, []
     statements = tree.get("stmts", [])
     if len(statements) != 1 or "SelectStmt" not in statements[0]["stmt"]:
-        return selected
+        return selected, []
     select = statements[0]["stmt"]["SelectStmt"]
     if "targetList" not in select:
-        return selected
+        return selected, []
     targets = [item["ResTarget"] for item in select["targetList"]]
     raw = sql.encode()
     end_of_select = len(f"SELECT {selected}")
     # The parse tree counts bytes, the scanner characters.
     starts = [len(raw[: target["location"]].decode()) for target in targets]
     edits: list[tuple[int, int, str]] = []
+    outputs: list[tuple[str, str]] = []
     for index, target in enumerate(targets):
         end = starts[index + 1] if index + 1 < len(targets) else end_of_select
         item = [t for t in tokens if starts[index] <= t.start and t.end < end]
@@ -444,15 +649,78 @@ def named_select(selected: str) -> str:
             continue
         last = item[-1]
         text = sql[last.start : last.end + 1]
+        name = text[1:-1].replace('""', '"') if text.startswith('"') else text
         column = target["val"].get("ColumnRef")
         if "name" in target:
             if not text.startswith('"') and text.lower() == target["name"]:
                 edits.append((last.start, last.end + 1, _quote(text)))
+            expression = item[:-1]
+            if expression and expression[-1].name == "AS":
+                expression = expression[:-1]
+            if expression:
+                outputs.append((name, sql[expression[0].start : expression[-1].end + 1]))
         elif column is not None and "A_Star" not in column["fields"][-1]:
-            name = text[1:-1].replace('""', '"') if text.startswith('"') else text
             edits.append((last.end + 1, last.end + 1, " AS " + _quote(name)))
+            outputs.append((name, sql[item[0].start : last.end + 1]))
     named = _apply(sql, edits)
-    return named[len("SELECT ") : len(named) - len(" FROM t")]
+    return named[len("SELECT ") : len(named) - len(" FROM t")], outputs
+
+
+def _bare_name(tokens: list[_Token], index: int) -> bool:
+    """Whether ``tokens[index]`` is an unquoted name standing alone (no ``.``, ``(``, ``::``)."""
+    token = tokens[index]
+    before = tokens[index - 1].name if index > 0 else ""
+    after = tokens[index + 1].name if index + 1 < len(tokens) else ""
+    plain = (token.name == "IDENT" and not token.text.startswith('"')) or (
+        token.text.lower() in _NAME_KEYWORDS and _PLAIN_NAME.fullmatch(token.text) is not None
+    )
+    return (
+        plain and before not in {"ASCII_46", "TYPECAST"} and after not in {"ASCII_46", "ASCII_40"}
+    )
+
+
+def _output_names_in_clauses(clauses: str, outputs: list[tuple[str, str]], *, mysql: bool) -> str:
+    """``clauses`` (GROUP BY, HAVING, ORDER BY) with output names found as MySQL finds them.
+
+    Output names are quoted as written (``"objectId"``), so an unquoted ``objectId``,
+    folded to ``objectid``, would miss them (and be ambiguous between two tables). A bare
+    name equal to an output name but for case becomes that output name, quoted, where it
+    is a whole item of GROUP BY or ORDER BY. In MySQL text also, as MySQL allows, it
+    becomes the output's expression (in parentheses) in HAVING and inside ORDER BY
+    expressions, where PostgreSQL does not see output names.
+    """
+    if not clauses or not outputs:
+        return clauses
+    by_name: dict[str, tuple[str, str]] = {}
+    for name, expression in outputs:
+        by_name.setdefault(name.lower(), (name, expression))
+    tokens = _tokens(clauses, "conditions")
+    edits: list[tuple[int, int, str]] = []
+    clause = ""
+    depth = 0
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1].name if index + 1 < len(tokens) else ""
+        if token.name == "ASCII_40":
+            depth += 1
+        elif token.name == "ASCII_41":
+            depth -= 1
+        elif depth == 0 and token.name in {"GROUP_P", "ORDER"} and following == "BY":
+            clause = token.name
+        elif depth == 0 and token.name == "HAVING":
+            clause = token.name
+        elif clause and _bare_name(tokens, index) and token.text.lower() in by_name:
+            name, expression = by_name[token.text.lower()]
+            before = tokens[index - 1].name if index > 0 else ""
+            whole = (
+                depth == 0
+                and before in {"BY", "ASCII_44"}
+                and following in {"", "ASCII_44", "ASC", "DESC", "NULLS_P", "HAVING", "ORDER"}
+            )
+            if clause != "HAVING" and whole:
+                edits.append((token.start, token.end, _quote(name)))
+            elif mysql and clause != "GROUP_P":
+                edits.append((token.start, token.end, f"({expression})"))
+    return _apply(clauses, edits)
 
 
 def _check_selected(selected: str) -> None:
@@ -474,7 +742,37 @@ def _accepted(known: Collection[str]) -> str:
     return f"{LASAIR_FORMS} or a table of the archive ({', '.join(sorted(known))})"
 
 
-def _lasair_table(name: str, known: Collection[str]) -> tuple[str, str | None]:
+@dataclass(frozen=True)
+class Source:
+    """One table of the FROM list: its name in the archive and, for an annotator, its alias."""
+
+    table: str
+    alias: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How the query refers to it: the alias, else the table's name."""
+        return self.alias if self.alias is not None else self.table
+
+    @property
+    def reference(self) -> str:
+        """:attr:`name` as SQL: an alias is quoted unless a plain lower-case identifier."""
+        return self.table if self.alias is None else _identifier(self.alias)
+
+    @property
+    def sql(self) -> str:
+        """The FROM item: ``objects`` or ``annotations AS fastfinder``."""
+        return self.table if self.alias is None else f"{self.table} AS {self.reference}"
+
+
+def _identifier(name: str) -> str:
+    """``name`` as SQL: as it is if a plain lower-case identifier, not reserved, else quoted."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _KEYWORDS:
+        return name
+    return _quote(name)
+
+
+def _lasair_table(name: str, known: Collection[str]) -> tuple[Source, str | None]:
     """Table and condition of one entry of ``tables`` (``watchlist:42``, ``objects``...)."""
     prefixed = _PREFIXED.fullmatch(name)
     if prefixed is not None:
@@ -487,19 +785,21 @@ def _lasair_table(name: str, known: Collection[str]) -> tuple[str, str | None]:
                     f"'_', '.' or '-' (at most 100), got {value!r}; tables accepted: "
                     + _accepted(known)
                 )
-            # Validated above, so it can be written as a literal (it holds no quote).
-            return "annotations", f"lower(annotations.topic) = '{value.lower()}'"
+            # As Lasair: annotations AS topic. Validated above, so the topic can be
+            # written as a literal (it holds no quote).
+            source = Source("annotations", value.lower())
+            return source, f"lower({source.reference}.topic) = '{value.lower()}'"
         if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_ID:
             raise QueryError(
                 f"table {name!r}: {kind}:N needs a positive whole number N (the {kind}'s "
                 f"id), got {value!r}; tables accepted: " + _accepted(known)
             )
         if kind == "watchlist":
-            return "watchlist_hits", f"watchlist_hits.wl_id = {int(value)}"
-        return "area_hits", f"area_hits.ar_id = {int(value)}"
+            return Source("watchlist_hits"), f"watchlist_hits.wl_id = {int(value)}"
+        return Source("area_hits"), f"area_hits.ar_id = {int(value)}"
     lowered = name.lower()
     if _TABLE_NAME.fullmatch(name) and lowered in known:
-        return lowered, None
+        return Source(lowered), None
     if lowered in LASAIR_TABLES:
         raise QueryError(
             f"{lowered} is one of Lasair's tables but this archive does not have it yet: "
@@ -522,39 +822,63 @@ def resolve_tables(tables: str, known: Collection[str]) -> tuple[list[str], list
     Returns
     -------
     tuple of list of str
-        The tables in order, each once (``objects`` first when implied), and the
-        conditions that join them on ``objectid`` and select the watchlist, watchmap
-        or annotation topic.
+        The FROM items in order, each once (``objects`` first when implied; an annotator
+        as ``annotations AS topic``), and the conditions that join them on ``objectid``
+        and select the watchlist, watchmap or annotation topic.
 
     Raises
     ------
     QueryError
         For an empty list, an unknown name, a malformed ``watchlist:N``... or a table
-        given twice; the message lists what is accepted.
+        (or topic) given twice; the message lists what is accepted.
     """
+    sources, conditions = _sources(tables, known)
+    return [source.sql for source in sources], conditions
+
+
+def _sources(tables: str, known: Collection[str]) -> tuple[list[Source], list[str]]:
+    """:func:`resolve_tables` with the tables as :class:`Source`."""
     names = [name.strip() for name in tables.split(",")]
     if not tables.strip() or not all(names):
         raise QueryError(
             "tables must be a comma-separated list of tables, e.g. 'objects, watchlist:42'; "
             "tables accepted: " + _accepted(known)
         )
-    chosen: list[str] = []
+    chosen: list[Source] = []
     conditions: list[str] = []
     for name in names:
-        table, condition = _lasair_table(name, known)
-        if table in chosen:
-            raise QueryError(
-                f"table {table} is given twice in tables ({tables!r}): give each table once "
-                f"(one of {LASAIR_FORMS} each)"
-            )
-        chosen.append(table)
+        source, condition = _lasair_table(name, known)
+        _check_unique(source, chosen, tables)
+        chosen.append(source)
         if condition is not None:
             conditions.append(condition)
-    if "objects" not in chosen and IMPLYING_OBJECTS & set(chosen) and "objects" in known:
-        chosen.insert(0, "objects")
-    anchor = "objects" if "objects" in chosen else chosen[0]
-    joins = [f"{anchor}.objectid = {table}.objectid" for table in chosen if table != anchor]
+    tables_chosen = {source.table for source in chosen}
+    if "objects" not in tables_chosen and IMPLYING_OBJECTS & tables_chosen and "objects" in known:
+        _check_unique(Source("objects"), chosen, tables)
+        chosen.insert(0, Source("objects"))
+    anchor = next((s for s in chosen if s.name == "objects"), chosen[0])
+    joins = [
+        f"{anchor.reference}.objectid = {source.reference}.objectid"
+        for source in chosen
+        if source != anchor
+    ]
     return chosen, joins + conditions
+
+
+def _check_unique(source: Source, chosen: list[Source], tables: str) -> None:
+    clash = next((other for other in chosen if other.name == source.name), None)
+    if clash is None:
+        return
+    if source.alias is None and clash.alias is None:
+        raise QueryError(
+            f"table {source.table} is given twice in tables ({tables!r}): give each table once "
+            f"(one of {LASAIR_FORMS} each)"
+        )
+    raise QueryError(
+        f"annotator:{source.name if source.alias else clash.name} is given twice or names "
+        f"a table also listed ({tables!r}): an annotator's annotations are named by its "
+        "topic (annotations AS topic), so give each topic once and no table of that name"
+    )
 
 
 def table_names(connection: sa.Connection) -> set[str]:
@@ -587,8 +911,8 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             pending.extend(item)
 
 
-def _check_tree(sql: str, tables: list[str]) -> None:
-    """Refuse ``sql`` unless it is one plain SELECT reading exactly ``tables``."""
+def _check_tree(sql: str, sources: list[Source]) -> None:
+    """Refuse ``sql`` unless it is one plain SELECT reading exactly ``sources``."""
     try:
         tree = json.loads(parse_sql_json(sql))
     except ParseError as error:
@@ -609,20 +933,54 @@ def _check_tree(sql: str, tables: list[str]) -> None:
         for kind in ("SubLink", "RangeSubselect", "RangeFunction", "RangeTableFunc")
         if kind in node
     ]
-    from_names = [item.get("RangeVar", {}).get("relname") for item in select.get("fromClause", [])]
+    from_items = [
+        (
+            item.get("RangeVar", {}).get("relname"),
+            item.get("RangeVar", {}).get("alias", {}).get("aliasname"),
+        )
+        for item in select.get("fromClause", [])
+    ]
     if (
         not select
         or problems
         or subqueries
-        or from_names != tables
-        or len(relations) != len(tables)
-        or any("schemaname" in relation or "alias" in relation for relation in relations)
+        or from_items != [(source.table, source.alias) for source in sources]
+        or len(relations) != len(sources)
+        or any("schemaname" in relation for relation in relations)
     ):
         raise QueryError(
             "a Lasair query is one SELECT of the selected columns from the tables listed, "
             "with the conditions: no subqueries, set operations or other tables; "
             "use archive.sql(...) for free SQL"
         )
+
+
+def _annotations_qualifier(text: str, part: str, sources: list[Source]) -> str:
+    """``text`` with ``annotations.x`` as ``topic.x`` when one annotator is the annotations.
+
+    PostgreSQL refers to an aliased table by its alias only. With one ``annotator:TOPIC``
+    and no plain ``annotations`` in the tables, ``annotations.x`` is taken as
+    ``topic.x``; with several, it is refused (which topic?).
+    """
+    annotators = [s for s in sources if s.table == "annotations" and s.alias is not None]
+    if not annotators or any(s.name == "annotations" for s in sources):
+        return text
+    tokens = _tokens(text, part)
+    edits: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens[:-1]):
+        if (
+            token.text.lower() in {"annotations", '"annotations"'}
+            and tokens[index + 1].name == "ASCII_46"
+            and (index == 0 or tokens[index - 1].name != "ASCII_46")
+        ):
+            if len(annotators) > 1:
+                raise QueryError(
+                    f"annotations.{tokens[index + 2].text if index + 2 < len(tokens) else ''} "
+                    f"in {part}: with several annotators, name each one's columns by its "
+                    f"topic, e.g. {annotators[0].reference}.classification"
+                )
+            edits.append((token.start, token.end, annotators[0].reference))
+    return _apply(text, edits)
 
 
 def build_query(
@@ -674,19 +1032,24 @@ def build_query(
             "'ncand > 10')"
         )
     known = {name.lower() for name in known_tables}
-    from_list, joins = resolve_tables(tables, known)
-    if dialect == "mysql":
+    sources, joins = _sources(tables, known)
+    mysql = dialect == "mysql"
+    if mysql:
         selected = translate_mysql(selected, "selected")
         conditions = translate_mysql(conditions, "conditions")
     _check_selected(selected)
+    selected = _annotations_qualifier(selected, "selected", sources)
+    conditions = _annotations_qualifier(conditions, "conditions", sources)
     where, clauses, limit = split_conditions(conditions)
+    named, outputs = _named_select(selected.strip())
+    clauses = _output_names_in_clauses(clauses, outputs, mysql=mysql)
     parts = [f"({clause})" for clause in [*joins, where] if clause]
     # User text by design, as in Lasair: checked above, run read-only by Archive.sql.
-    sql = f"SELECT {named_select(selected.strip())} FROM {', '.join(from_list)}"
+    sql = f"SELECT {named} FROM {', '.join(source.sql for source in sources)}"
     if parts:
         sql += " WHERE " + " AND ".join(parts)
     for tail in (clauses, limit):
         if tail:
             sql += " " + tail
-    _check_tree(sql, from_list)
+    _check_tree(sql, sources)
     return sql

@@ -673,6 +673,11 @@ annotations = sa.Table(
         " AND char_length(url) <= 2000 AND octet_length(classdict::text) <= 100000",
         name="annotator_length",
     ),
+    sa.CheckConstraint(
+        "classdict IS NULL OR (jsonb_typeof(classdict) = 'object'"
+        " AND NOT jsonb_path_exists(classdict, 'strict $.**{9 to last}'))",
+        name="classdict_shape",
+    ),
     comment="Expert knowledge about objects: tags and comments (the SNAD knowledge base)",
 )
 
@@ -703,8 +708,31 @@ annotation_history = sa.Table(
     sa.Column("tags", ARRAY(sa.Text), nullable=False, comment="Tags after the change"),
     sa.Column("comment", sa.Text, nullable=False, comment="Comment after the change"),
     sa.Column("public", sa.Boolean, nullable=False, comment="Visibility after the change"),
+    sa.Column("topic", sa.Text, comment="Lasair annotator topic after the change"),
+    sa.Column(
+        "classification", sa.Text, comment="Lasair annotator classification after the change"
+    ),
+    sa.Column("version", sa.Text, comment="Lasair annotator version after the change"),
+    sa.Column("explanation", sa.Text, comment="Lasair annotator explanation after the change"),
+    sa.Column("classdict", JSONB, comment="Lasair annotator class dictionary after the change"),
+    sa.Column("url", sa.Text, comment="Lasair annotator link after the change"),
     sa.Index("ix_annotation_history_objectid", "objectid"),
     comment="Every change to every annotation: who, when, what",
+)
+
+annotators = sa.Table(
+    "annotators",
+    metadata,
+    sa.Column("topic", sa.Text, primary_key=True, comment="Annotator topic (lower case)"),
+    sa.Column("owner", sa.Text, nullable=False, comment="The user who writes under it"),
+    sa.Column(
+        "created_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        comment="When it was claimed",
+    ),
+    comment="Lasair annotator topics and their owners: the first to annotate under a topic",
 )
 
 tns_objects = sa.Table(

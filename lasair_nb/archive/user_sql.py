@@ -184,7 +184,12 @@ def run_select(
         connection.rollback()
         raise _query_error(connection, failure, sql, effective) from failure
     columns = [column.name for column in cursor.description]
-    rows = cursor.fetchall()
+    try:
+        rows = cursor.fetchall()
+    except RecursionError as error:  # JSON nested deeper than Python's decoder goes
+        raise QueryError(
+            "a value in the result is JSON nested too deeply to read; select fewer columns"
+        ) from error
     return QueryResult(columns, rows[:limit], len(rows) > limit, effective)
 
 

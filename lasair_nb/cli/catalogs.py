@@ -249,6 +249,13 @@ def read_catalog(
     else:
         ids = frame[found["id"]].astype("string").fillna("").reset_index(drop=True)
         ids = ids.where(ids != "", pd.Series(np.arange(1, len(frame) + 1)).astype(str))
+        control = ids.str.contains(r"[\x00-\x1f\x7f]", regex=True).fillna(False)
+        if control.any():
+            row = int(np.flatnonzero(control.to_numpy())[0]) + 1
+            raise ArgumentError(
+                f"row {row}: the {found['id']!r} value holds a control character (NUL, newline,"
+                " carriage return...); source ids are accepted as printable text only"
+            )
     sources = pd.DataFrame(
         {
             "source_id": ids.astype(str).to_numpy(),
@@ -285,6 +292,9 @@ def _with_engine(settings: Settings, work: Callable[[sa.Engine], int]) -> int:
             return work(engine)
         except sa.exc.DBAPIError as error:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise DatabaseError(f"the archive refused: {reason}") from error
+        except engine.dialect.loaded_dbapi.Error as error:  # raw COPY: not wrapped by SQLAlchemy
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise DatabaseError(f"the archive refused: {reason}") from error
     finally:
         engine.dispose()

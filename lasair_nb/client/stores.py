@@ -628,6 +628,19 @@ ANNOTATOR_LIMITS = {
 """Longest text of each Lasair annotator field (the archive's CHECK constraint)."""
 
 
+CLASSDICT_MAX_DEPTH = 8
+"""Deepest nesting of a classdict (the archive's CHECK constraint says the same)."""
+
+
+def _json_depth(value: Any) -> int:
+    """Levels of objects and lists in a JSON value (a scalar is 0)."""
+    if isinstance(value, dict):
+        return 1 + max((_json_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_json_depth(item) for item in value), default=0)
+    return 0
+
+
 def _check_annotator(annotator: Mapping[str, Any] | None) -> dict[str, Any]:
     if annotator is None:
         return {}
@@ -649,12 +662,16 @@ def _check_annotator(annotator: Mapping[str, Any] | None) -> dict[str, Any]:
     if classdict is not None:
         try:
             size = len(json.dumps(classdict, allow_nan=False))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise StoreError(
                 f"classdict must be plain JSON (a dict of numbers/text): {error}"
             ) from None
         if "\\u0000" in json.dumps(classdict):
             raise StoreError("classdict holds a NUL character, which text cannot hold; remove it")
+        if _json_depth(classdict) > CLASSDICT_MAX_DEPTH:
+            raise StoreError(
+                f"classdict may nest at most {CLASSDICT_MAX_DEPTH} levels of objects and lists"
+            )
         if not isinstance(classdict, dict) or size > 100_000:
             raise StoreError("classdict must be a dict of at most 100000 characters of JSON")
     return fields

@@ -11,6 +11,7 @@ import json
 import random
 import time
 import uuid
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -131,6 +132,116 @@ def test_output_names_as_written() -> None:
     assert sql.startswith('SELECT objectId AS "objectId", objects.* FROM objects')
 
 
+def test_alias_without_as_and_round_of_an_expression() -> None:
+    sql = build("IF(ncand > 3, 'up', '') rising, ROUND(jdmax - jdmin, 2) AS days", "objects")
+    assert sql.startswith(
+        "SELECT IF(ncand > 3, 'up', '') \"rising\", ROUND(jdmax - jdmin, 2) AS \"days\" FROM"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mysql", "postgresql"),
+    [
+        # JSON: MySQL paths go to the archive's json_extract (migration 0010) as written.
+        (
+            "JSON_EXTRACT(ff.classdict, '$.lsst-r.peak') < -19",
+            "JSON_EXTRACT(ff.classdict, '$.lsst-r.peak') < -19",
+        ),
+        # A string compared to a JSON value is a JSON string, as MySQL compares them.
+        (
+            'JSON_EXTRACT(ff.classdict, "$.a") = "SN"',
+            "JSON_EXTRACT(ff.classdict, '$.a') = to_jsonb(CAST('SN' AS text))",
+        ),
+        (
+            "'SN' <> json_extract(classdict, '$.a')",
+            "to_jsonb(CAST('SN' AS text)) <> json_extract(classdict, '$.a')",
+        ),
+        (
+            "JSON_UNQUOTE(JSON_EXTRACT(d, '$.a')) = 'SN'",
+            "JSON_UNQUOTE(JSON_EXTRACT(d, '$.a')) = 'SN'",
+        ),
+        # MySQL's column->path and column->>path.
+        ("ff.classdict->'$.a.b' > 3", "json_extract(ff.classdict, '$.a.b') > 3"),
+        ("`classdict`->>\"$.c\" = 'x'", "json_unquote(json_extract(classdict, '$.c')) = 'x'"),
+        ("d->'$.c' = 'x'", "json_extract(d, '$.c') = to_jsonb(CAST('x' AS text))"),
+        ("'x' = d->'$.c'", "to_jsonb(CAST('x' AS text)) = json_extract(d, '$.c')"),
+        ("d->'k' = '1'", "d->'k' = '1'"),  # not a MySQL path: PostgreSQL's own ->
+        # Time.
+        (
+            "TO_SECONDS(UTC_TIMESTAMP()) - TO_SECONDS(CURRENT_TIMESTAMP())",
+            "TO_SECONDS(UTC_TIMESTAMP()) - TO_SECONDS(CURRENT_TIMESTAMP)",
+        ),
+        ("TO_SECONDS(UTC_TIMESTAMP) > 0", "TO_SECONDS(UTC_TIMESTAMP()) > 0"),
+        ("t.utc_timestamp > 0", "t.utc_timestamp > 0"),  # a column of that name
+    ],
+)
+def test_mysql_json_and_time_forms(mysql: str, postgresql: str) -> None:
+    translated = translate_mysql(mysql, "conditions")
+    assert translated == postgresql
+    select_of(f"SELECT * FROM objects WHERE {translated}")
+
+
+@pytest.mark.parametrize(
+    ("mysql", "message"),
+    [
+        ("JSON_EXTRACT(d, '$.a', '$.b') > 1", "JSON_EXTRACT in conditions is accepted with one"),
+        ("JSON_EXTRACT(d) > 1", "JSON_EXTRACT in conditions is accepted with one"),
+        ("'{}'->'$.a' = 1", r"-> in conditions is accepted after a column"),
+    ],
+)
+def test_mysql_json_forms_refused(mysql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        translate_mysql(mysql, "conditions")
+
+
+# --- output names in GROUP BY, HAVING and ORDER BY -----------------------------------------------
+
+
+def test_order_by_output_name_in_any_case() -> None:
+    """MySQL finds ORDER BY names among the output names first, whatever their case."""
+    sql = build(
+        "objects.objectId",
+        "objects,sherlock_classifications",
+        "objects.ncand >= 3 ORDER BY objectId DESC",
+    )
+    assert sql.endswith('ORDER BY "objectId" DESC')
+    sql = build(
+        "objects.objectId, IF(objects.ncand > 3, 'a', '') score",
+        "objects,sherlock_classifications",
+        "ORDER BY score, objectId DESC, objects.objectId, lower(objectid), 'objectId' LIMIT 3",
+    )
+    # Whole items become the output names; qualified names and strings stay; inside an
+    # expression (MySQL allows an alias there) the output's expression.
+    assert sql.endswith(
+        'ORDER BY "score", "objectId" DESC, objects.objectId, lower((objects.objectId)), '
+        "'objectId' LIMIT 3"
+    )
+    # The native dialect: whole items only (PostgreSQL's own rule, with the names as written).
+    sql = build(
+        "objectId, ncand AS nCand",
+        "objects, candidates",
+        "ORDER BY objectid, ncand + 1",
+        "postgresql",
+    )
+    assert sql.endswith('ORDER BY "objectId", ncand + 1')
+
+
+def test_having_and_group_by_output_names() -> None:
+    sql = build(
+        "objects.objectId, objects.ncandgp_14 as N_obs_14_day, count(*) AS n",
+        "objects, sherlock_classifications",
+        "objects.ncand > 1 GROUP BY objectId HAVING N_obs_14_day > 1 AND n >= 1 "
+        "AND n_obs_14_day(1) AND x.n > 0 AND n::int > 0 ORDER BY N DESC",
+    )
+    assert sql.endswith(
+        'GROUP BY "objectId" HAVING (objects.ncandgp_14) > 1 AND (count(*)) >= 1 '
+        'AND n_obs_14_day(1) AND x.n > 0 AND (count(*))::int > 0 ORDER BY "n" DESC'
+    )
+    # Not in PostgreSQL's text: HAVING sees no output names there.
+    sql = build("count(*) AS n", "objects", "HAVING n > 1", "postgresql")
+    assert sql.endswith("HAVING n > 1")
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 
@@ -138,21 +249,34 @@ def test_lasair_table_forms() -> None:
     tables, conditions = resolve_tables(
         "objects, watchlist:42, Area : 7, annotator:Fast_Finder, crossmatch_tns", KNOWN
     )
-    assert tables == ["objects", "watchlist_hits", "area_hits", "annotations", "crossmatch_tns"]
+    assert tables == [
+        "objects",
+        "watchlist_hits",
+        "area_hits",
+        "annotations AS fast_finder",  # as Lasair: the annotations named by their topic
+        "crossmatch_tns",
+    ]
     assert conditions == [
         "objects.objectid = watchlist_hits.objectid",
         "objects.objectid = area_hits.objectid",
-        "objects.objectid = annotations.objectid",
+        "objects.objectid = fast_finder.objectid",
         "objects.objectid = crossmatch_tns.objectid",
         "watchlist_hits.wl_id = 42",
         "area_hits.ar_id = 7",
-        "lower(annotations.topic) = 'fast_finder'",
+        "lower(fast_finder.topic) = 'fast_finder'",
     ]
-    assert resolve_tables("watchlists:3, annotators:a.b-c", KNOWN)[0] == [
-        "objects",
-        "watchlist_hits",
-        "annotations",
-    ]
+    # A topic that is no plain name (or is a keyword) is quoted; each annotator has its alias.
+    assert resolve_tables("watchlists:3, annotators:a.b-c, annotator:Order", KNOWN) == (
+        ["objects", "watchlist_hits", 'annotations AS "a.b-c"', 'annotations AS "order"'],
+        [
+            "objects.objectid = watchlist_hits.objectid",
+            'objects.objectid = "a.b-c".objectid',
+            'objects.objectid = "order".objectid',
+            "watchlist_hits.wl_id = 3",
+            "lower(\"a.b-c\".topic) = 'a.b-c'",
+            "lower(\"order\".topic) = 'order'",
+        ],
+    )
     # objects is implied by Lasair's tables, as in Lasair; other tables join to the first.
     assert resolve_tables("sherlock_classifications", KNOWN) == (
         ["objects", "sherlock_classifications"],
@@ -183,6 +307,48 @@ def test_query_with_a_watchlist_as_lasair_writes_it() -> None:
     )
 
 
+def test_annotator_is_named_by_its_topic() -> None:
+    """As Lasair: annotator:TOPIC is ``annotations AS topic``, so topic.x works."""
+    sql = build(
+        "objects.objectId, fastfinder.classification, "
+        "JSON_EXTRACT(fastfinder.classdict, '$.lsst-r.absolute_peak_mag_val') AS absrmag",
+        "objects,annotator:FastFinder",
+        "JSON_EXTRACT(fastfinder.classdict, '$.lsst-r.absolute_peak_mag_val') < -19",
+    )
+    assert (
+        " FROM objects, annotations AS fastfinder WHERE (objects.objectid = fastfinder.objectid)"
+        in sql
+    )
+    assert "(lower(fastfinder.topic) = 'fastfinder')" in sql
+    # With one annotator, annotations.x is its annotations (PostgreSQL forbids the table's
+    # own name once it has an alias); not a column called annotations, nor a string.
+    sql = build(
+        "annotations.classification, objects.annotations",
+        "annotator:fast-finder",
+        "ANNOTATIONS.topic <> 'annotations.x'",
+    )
+    assert sql == (
+        'SELECT "fast-finder".classification AS "classification", objects.annotations AS '
+        '"annotations" FROM objects, annotations AS "fast-finder" WHERE '
+        '(objects.objectid = "fast-finder".objectid) AND '
+        "(lower(\"fast-finder\".topic) = 'fast-finder') AND "
+        "(\"fast-finder\".topic <> 'annotations.x')"
+    )
+    # Several annotators: each its own alias; annotations.x is refused (which one?).
+    sql = build(
+        "a.classification, b.classification AS c2",
+        "annotator:a, annotator:b",
+        "a.classification = b.classification",
+    )
+    assert "FROM objects, annotations AS a, annotations AS b WHERE" in sql
+    assert "(lower(a.topic) = 'a') AND (lower(b.topic) = 'b')" in sql
+    with pytest.raises(QueryError, match="with several annotators, name each one's columns by"):
+        build("annotations.classification", "annotator:a, annotator:b")
+    # A plain annotations table beside an annotator keeps its name.
+    sql = build("annotations.topic, a.topic", "annotations, annotator:a")
+    assert "FROM objects, annotations, annotations AS a WHERE" in sql
+
+
 @pytest.mark.parametrize(
     ("tables", "message"),
     [
@@ -198,6 +364,10 @@ def test_query_with_a_watchlist_as_lasair_writes_it() -> None:
         ("objects, annotator:", "annotator:TOPIC needs a topic"),
         ("objects, annotator:a b", "annotator:TOPIC needs a topic"),
         ("objects, objects", "given twice"),
+        ("annotator:ff, annotators:FF", "annotator:ff is given twice"),
+        ("objects, annotator:objects", "annotator:objects is given twice or names a table"),
+        ("annotator:objects", "annotator:objects is given twice or names a table"),
+        ("annotator:annotations, annotations", "annotations is given twice or names a table"),
         ("objects, watchlist:1, watchlists:2", "watchlist_hits is given twice"),
         ("objects,", "comma-separated list of tables"),
         ("", "comma-separated list of tables"),
@@ -322,6 +492,12 @@ def test_any_text_is_a_query_or_a_query_error() -> None:
         "LOG(",
         "IFNULL(",
         "CURRENT_TIMESTAMP()",
+        "JSON_EXTRACT(",
+        "->",
+        "->>",
+        "'$.a'",
+        "UTC_TIMESTAMP",
+        "annotations.",
         "ORDER BY",
         "GROUP BY",
         "HAVING",
@@ -351,7 +527,11 @@ def test_any_text_is_a_query_or_a_query_error() -> None:
             try:
                 select_of(
                     build_query(
-                        selected, "objects, watchlist:1", conditions, KNOWN, dialect=dialect
+                        selected,
+                        chooser.choice(["objects, watchlist:1", "annotator:a-b, annotator:c"]),
+                        conditions,
+                        KNOWN,
+                        dialect=dialect,
                     )
                 )
             except QueryError:
@@ -584,6 +764,211 @@ def test_watchlist_area_annotator_tns_and_sherlock(
     assert archive.query(
         "objects.objectId", f"watchlist:{wl_id}", "watchlist_hits.name = 'sn-here'"
     ) == [{"objectId": SUPERNOVA}]
+
+
+def test_annotators_and_their_json_as_lasair_users_write_them(
+    client, owner: sa.Engine, objects: pd.DataFrame
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    topic, other = f"FastFinder_{tag}", f"ff-{tag}"
+    alias = topic.lower()
+    another = next(o for o in sorted(objects["objectid"]) if o != SUPERNOVA)
+    documents = {
+        SUPERNOVA: {
+            "lsst-r": {"absolute_peak_mag_val": -19.5},
+            "a.b": {"c": [10, 20]},
+            "name": "SN Ia",
+            "peak": "-20",
+        },
+        another: {"lsst-r": {"absolute_peak_mag_val": -18.0}, "name": "SN II"},
+    }
+    with owner.begin() as connection:
+        for objectid, document in documents.items():
+            for name in (topic, other):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO annotations (objectid, topic, classification, classdict, public)"
+                        " VALUES (:o, :t, :c, CAST(:d AS jsonb), true)"
+                    ),
+                    {"o": objectid, "t": name, "c": document["name"], "d": json.dumps(document)},
+                )
+    peak = f"JSON_EXTRACT({alias}.classdict, '$.lsst-r.absolute_peak_mag_val')"
+    rows = client.query(
+        f"objects.objectId, {alias}.classification, {alias}.classdict, {peak} AS absrmag, "
+        f"JSON_EXTRACT({alias}.classdict, '$.\"a.b\".c[1]') AS second, "
+        f"JSON_UNQUOTE(JSON_EXTRACT({alias}.classdict, '$.name')) AS name, "
+        f"CAST({peak} AS DECIMAL(10, 3)) + 1 AS plus",
+        f"objects,annotator:{topic}",
+        f"{peak} < -19 AND -19 > {peak} AND {peak} BETWEEN -20 AND -19 "
+        f'AND JSON_EXTRACT({alias}.classdict, "$.name") = "SN Ia" '
+        f"AND {alias}.classdict->'$.lsst-r.absolute_peak_mag_val' <= -19.5 "
+        f"AND {alias}.classdict->>'$.name' = 'SN Ia' ORDER BY absrmag",
+    )
+    assert rows == [
+        {
+            "objectId": SUPERNOVA,
+            "classification": "SN Ia",
+            "classdict": documents[SUPERNOVA],
+            "absrmag": -19.5,
+            "second": 20,
+            "name": "SN Ia",
+            "plus": Decimal("-18.500"),
+        }
+    ]
+    # Both objects, brightest first; a JSON string is no number (never compared as one).
+    both = client.query(
+        f"objects.objectId, {peak} AS absrmag", f"objects,annotator:{topic}", "ORDER BY absrmag"
+    )
+    assert [row["objectId"] for row in both] == [SUPERNOVA, another]
+    assert (
+        client.query(
+            "objects.objectId",
+            f"annotator:{topic}",
+            f"JSON_EXTRACT({alias}.classdict, '$.peak') < 0",
+        )
+        == []
+    )
+    # A topic with '-': annotations.x, as only one annotator is given.
+    (single,) = client.query(
+        "objects.objectId, annotations.classification",
+        f"annotator:{other}",
+        f"annotations.objectId = '{another}'",
+    )
+    assert single == {"objectId": another, "classification": "SN II"}
+    with pytest.raises(LasairError, match="JSON path"):
+        client.query(
+            "objects.objectId",
+            f"annotator:{topic}",
+            f"JSON_EXTRACT({alias}.classdict, '$.a[*]') > 1",
+        )
+
+
+def test_two_annotators_in_one_query(archive: ln.Archive, owner: sa.Engine) -> None:
+    tag = uuid.uuid4().hex[:6]
+    first, second = f"first_{tag}", f"sec-ond.{tag}"
+    with owner.begin() as connection:
+        for name, classification in ((first, "SN Ia"), (second, "AGN")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO annotations (objectid, topic, classification, public)"
+                    " VALUES (:o, :t, :c, true)"
+                ),
+                {"o": SUPERNOVA, "t": name, "c": classification},
+            )
+    rows = archive.query(
+        f'objects.objectId, {first}.classification AS a, "{second}".classification AS b',
+        f"objects, annotator:{first}, annotator:{second}",
+        "",
+    )
+    assert rows == [{"objectId": SUPERNOVA, "a": "SN Ia", "b": "AGN"}]
+
+
+def test_mysql_time_functions_and_jd_as_utc(client, owner: sa.Engine, supernova: pd.Series) -> None:
+    from datetime import UTC  # noqa: PLC0415
+
+    from astropy.time import Time  # noqa: PLC0415
+
+    (row,) = client.query(
+        "TO_SECONDS('1970-01-01 00:00:00') AS epoch, TO_SECONDS('2009-11-29') AS day, "
+        "TO_SECONDS('2009-11-29 13:43:32') AS moment, "
+        "TO_SECONDS(UTC_TIMESTAMP()) - TO_SECONDS(CURRENT_TIMESTAMP()) AS offset, "
+        "TO_SECONDS(CURRENT_DATE()) AS today",
+        "objects",
+        f"objectId = '{SUPERNOVA}'",
+    )
+    # MySQL's own examples: TO_SECONDS('2009-11-29') = 63426672000, and so on.
+    assert row["epoch"] == 62167219200
+    assert row["day"] == 63426672000 and row["moment"] == 63426721412
+    assert row["offset"] == 0
+    assert row["today"] % 86400 == 0
+    selected = (
+        "FROM_UNIXTIME((objects.jdmax - 1721059.5) * (3600 * 24) "
+        "- TO_SECONDS('1970-01-01 00:00:00') + TO_SECONDS(UTC_TIMESTAMP()) "
+        "- TO_SECONDS(CURRENT_TIMESTAMP())) AS last_seen"
+    )
+    conditions = f"objects.objectId = '{SUPERNOVA}'"
+    expected = Time(float(supernova["jdmax"]), format="jd").datetime  # UTC, naive
+    (row,) = client.query(selected, "objects", conditions)
+    seen = row["last_seen"].astimezone(UTC).replace(tzinfo=None)
+    assert abs((seen - expected).total_seconds()) < 1e-3
+    # The same instant whatever the session's time zone (MySQL: its naive UTC time).
+    sql = build_query(selected, "objects", conditions, KNOWN, dialect="mysql")
+    with owner.connect() as connection:
+        connection.execute(sa.text("SET TIME ZONE 'Asia/Kolkata'"))
+        (value,) = connection.execute(sa.text(sql)).one()
+    assert abs((value.astimezone(UTC).replace(tzinfo=None) - expected).total_seconds()) < 1e-3
+
+
+def test_order_by_group_by_having_output_names(client, objects: pd.DataFrame) -> None:
+    rows = client.query(
+        "objects.objectId",
+        "objects,sherlock_classifications",
+        "objects.ncand >= 1 ORDER BY objectId DESC",
+    )
+    assert [row["objectId"] for row in rows] == sorted(
+        (row["objectId"] for row in rows), reverse=True
+    )
+    rows = client.query(
+        "objects.objectId, IF(objects.ncand > 3, 'many', '') score",
+        "objects, candidates",
+        "objects.ncand >= 1 GROUP BY objects.objectId ORDER BY score, objectId DESC LIMIT 5",
+    )
+    frame = objects.assign(score=objects["ncand"].gt(3).map({True: "many", False: ""}))
+    frame = frame.sort_values(["score", "objectid"], ascending=[True, False])
+    # Objects with candidates only (the join); the order is the one MySQL gives.
+    assert [row["score"] for row in rows] == sorted(row["score"] for row in rows)
+    assert all(row["objectId"] in set(frame["objectid"]) for row in rows)
+    threshold = int(objects["ncandgp_14"].median())
+    rows = client.query(
+        "objects.objectId, objects.ncandgp_14 as N_obs_14_day",
+        "objects",
+        f"GROUP BY objects.objectId HAVING N_obs_14_day > {threshold} ORDER BY objectId",
+    )
+    expected = objects[objects["ncandgp_14"] > threshold].sort_values("objectid")
+    assert rows == [
+        {"objectId": o, "N_obs_14_day": int(n)}
+        for o, n in zip(expected["objectid"], expected["ncandgp_14"], strict=True)
+    ]
+    assert rows
+
+
+def test_json_and_time_functions_are_for_the_readers_only(owner: sa.Engine) -> None:
+    signatures = [
+        "public.mysql_json_path(text)",
+        "public.json_extract(jsonb, text)",
+        "public.json_unquote(jsonb)",
+        "public.to_seconds(text)",
+        "public.to_seconds(date)",
+        "public.to_seconds(timestamp without time zone)",
+        "public.to_seconds(timestamp with time zone)",
+        "public.utc_timestamp()",
+        "public.jsonb_lt_double(jsonb, double precision)",
+        "public.double_ge_jsonb(double precision, jsonb)",
+    ]
+    with owner.connect() as connection:
+        for signature in signatures:
+            rights = connection.execute(
+                sa.text(
+                    "SELECT has_function_privilege('lasair_reader', CAST(:f AS regprocedure), 'EXECUTE'),"
+                    " has_function_privilege('lasair_user', CAST(:f AS regprocedure), 'EXECUTE'),"
+                    " EXISTS (SELECT FROM pg_proc p, aclexplode(p.proacl) a"
+                    "         WHERE p.oid = CAST(:f AS regprocedure) AND a.grantee = 0)"
+                ),
+                {"f": signature},
+            ).one()
+            assert rights == (True, True, False), signature
+        # PostgreSQL's own jsonb operators keep their meaning.
+        same, key = connection.execute(
+            sa.text("""SELECT '{"a": 1}'::jsonb = '{"a": 1}', '{"a": 1}'::jsonb -> 'a' = '1'""")
+        ).one()
+        assert same and key
+        paths = connection.execute(
+            sa.text(
+                """SELECT mysql_json_path('$'), mysql_json_path('$.lsst-r.x'),"""
+                """ mysql_json_path('$ . "a.b" [2].c')"""
+            )
+        ).one()
+        assert list(paths) == [[], ["lsst-r", "x"], ["a.b", "2", "c"]]
 
 
 def test_hostile_input_changes_nothing(client, owner: sa.Engine) -> None:
