@@ -9,7 +9,13 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[kafka,test]'
+	$(BIN)/pip install --quiet -e '.[kafka,widgets,hub,test]'
+	@# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+	  || echo "warning: no Chromium; the browser tests will be skipped"
+	@# Aladin Lite for the sky widgets, from the npm registry (checked against its sha512).
+	$(BIN)/lasair-nb widgets fetch-assets || echo "warning: Aladin Lite not fetched; sky widgets will say how"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lasair_nb.archive import engine as database
 from lasair_nb.archive import migrate
-from lasair_nb.cli import catalogs
+from lasair_nb.cli import catalogs, widgets
 from lasair_nb.errors import LasairError, NotFoundError
 from lasair_nb.settings import Settings, get_settings
 
@@ -349,6 +349,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     _add_database_commands(cli)
     _add_operator_commands(cli)
     catalogs.register(cli)
+    widgets.register(cli)
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         entry_point.load()(cli)
     return parser

@@ -378,6 +378,36 @@ class Archive:
         columns = [str(column) for column in frame.columns]
         return [dict(zip(columns, row, strict=True)) for row in frame.itertuples(index=False)]
 
+    def lasair_sql(
+        self,
+        selected: str,
+        tables: str,
+        conditions: str = "",
+        dialect: lasair_query.Dialect = "mysql",
+    ) -> str:
+        """The SELECT that :meth:`query` would run, as text, without running it.
+
+        Parameters
+        ----------
+        selected, tables, conditions
+            As in :meth:`query`.
+        dialect
+            ``"mysql"`` (the default: Lasair-ZTF's text) or ``"postgresql"``.
+
+        Returns
+        -------
+        str
+            One SELECT, as :meth:`sql` accepts it.
+
+        Raises
+        ------
+        QueryError
+            For anything but a Lasair query, saying what was wrong and what is accepted.
+        """
+        with self.engine.connect() as connection:
+            known = lasair_query.table_names(connection)
+        return lasair_query.build_query(selected, tables, conditions, known, dialect=dialect)
+
     def schema(self) -> Any:
         """Tables and columns a user can query, with types and descriptions.
 
