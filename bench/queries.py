@@ -230,7 +230,8 @@ def main() -> None:
             archive = ln.connect(url)
             rng = np.random.default_rng(2)
             sample = archive.sql(
-                "SELECT objectid, ra, dec FROM objects TABLESAMPLE SYSTEM (1)", limit=100_000
+                "SELECT objectid, ramean AS ra, decmean AS dec FROM objects TABLESAMPLE SYSTEM (1)",
+                limit=100_000,
             ).sample(args.samples, random_state=3)
             ids = sample["objectid"].tolist()
             positions = list(zip(sample["ra"], sample["dec"], strict=True))

@@ -1,0 +1,160 @@
+"""Benchmark: how long the widgets take to build, as ratios to the client calls they wrap.
+
+In the same run, on an embedded archive of a simulated stream (``--nights`` nights of a
+few simulated sources, so the periodic ones have about a thousand detections):
+
+* ``ln.ObjectViewer(archive, id)`` for the object with the most detections, against
+  ``archive.object(id).lightcurve()`` (aim: ≤ 1.5×);
+* ``ln.QueryBuilder`` running a 10⁵-row query and filling its first page, against
+  ``archive.sql`` of the same query;
+* ``ln.SkyMap`` overlaying 10⁵ objects (aim: under a second to build), when the SkyMap
+  widget is installed.
+
+Times are medians of ``--repeat`` runs (after one warm-up each). Run:
+``python -m bench.widgets [--nights 900] [--no-record]``; appends to ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+import lasair_nb as ln
+from bench.results import report
+from ingest.pipeline import Ingester
+from ingest.simulator import AlertSimulator
+from ingest.sources import Packet
+from lasair_nb.archive.engine import connect_raw
+from lasair_nb.archive.migrate import upgrade
+from lasair_nb.server.embedded import EmbeddedServer
+
+ROWS = 100_000
+BIG_QUERY = (
+    f"SELECT g AS n, g * 0.001 AS x, md5(g::text) AS label FROM generate_series(1, {ROWS}) g"
+)
+
+
+def median_seconds(work: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``work`` over ``repeat`` runs, after one warm-up."""
+    work()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def build_archive(url: str, nights: int) -> tuple[str, int, float]:
+    """Ingest a simulated stream; the objectId with the most detections, their count, seconds."""
+    started = time.perf_counter()
+    simulator = AlertSimulator(objects=4, nights=nights, seed=1)
+    connection = connect_raw(url)
+    try:
+        packets = (Packet(p.data, "simulated") for p in simulator.packets())
+        Ingester(connection, batch_size=500).ingest(packets, "bench", progress=True)
+    finally:
+        connection.close()
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        objectid, ncand = connection.execute(
+            sa.text("SELECT objectid, ncand FROM objects ORDER BY ncand DESC LIMIT 1")
+        ).one()
+    engine.dispose()
+    return objectid, int(ncand), time.perf_counter() - started
+
+
+def sky_map_seconds(archive: ln.Archive, repeat: int) -> tuple[float, float] | None:
+    """(SkyMap with 10⁵ objects, building the same 10⁵-row Table) or None if no SkyMap."""
+    try:
+        from lasair_nb.widgets.sky_map import SkyMap  # noqa: PLC0415 - optional here
+    except ImportError:
+        return None
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "objectid": [f"ZTF00bench{n:06d}" for n in range(ROWS)],
+            "ramean": rng.uniform(0, 360, ROWS),
+            "decmean": np.degrees(np.arcsin(rng.uniform(-0.5, 1, ROWS))),
+        }
+    )
+    baseline = median_seconds(lambda: ln.to_table(frame), repeat)
+    widget = median_seconds(lambda: SkyMap(archive, objects=frame), repeat)
+    return widget, baseline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nights", type=int, default=900)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", DeprecationWarning)  # bqplot's, at import
+    with tempfile.TemporaryDirectory(prefix="lasair-bench-") as home:
+        server = EmbeddedServer(Path(home) / "pgdata")
+        status = server.start()
+        try:
+            admin = sa.create_engine(status.url("postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.exec_driver_sql("CREATE DATABASE bench")
+            admin.dispose()
+            url = status.url("bench")
+            upgrade(url)
+            objectid, ncand, build_s = build_archive(url, args.nights)
+            os.environ["LASAIR_SQL_MAX_ROWS"] = str(max(ROWS, 100_000))
+            archive = ln.connect(url)
+            curve_s = median_seconds(lambda: archive.object(objectid).lightcurve(), args.repeat)
+            viewer_s = median_seconds(lambda: ln.ObjectViewer(archive, objectid), args.repeat)
+            sql_s = median_seconds(lambda: archive.sql(BIG_QUERY, limit=ROWS), args.repeat)
+
+            def fill_page() -> None:
+                builder = ln.QueryBuilder(archive, sql=BIG_QUERY, mode="sql", limit=ROWS)
+                builder.run()
+                builder.wait()
+                if builder.result is None or len(builder.result) != ROWS:
+                    raise RuntimeError(f"the QueryBuilder did not fill: {builder.error}")
+
+            builder_s = median_seconds(fill_page, args.repeat)
+            sky = sky_map_seconds(archive, args.repeat)
+        finally:
+            server.stop()
+
+    lines = [
+        f"## Widgets — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()};"
+        f" embedded PostgreSQL. A simulated stream of {args.nights} nights ingested in "
+        f"{build_s:.0f} s; medians of {args.repeat} runs after a warm-up, in one process.",
+        "",
+        "| widget | seconds | baseline (same run) | seconds | ratio | aim |",
+        "|---|---:|---|---:|---:|---|",
+        f"| ObjectViewer, {ncand} detections | {viewer_s:.3f} | `archive.object(id).lightcurve()`"
+        f" | {curve_s:.3f} | {viewer_s / curve_s:.1f} | ≤ 1.5 |",
+        f"| QueryBuilder, {ROWS:,}-row result, first page | {builder_s:.3f} | `archive.sql` of "
+        f"the same query | {sql_s:.3f} | {builder_s / sql_s:.1f} | |",
+    ]
+    if sky is not None:
+        lines.append(
+            f"| SkyMap, {ROWS:,} objects overlaid | {sky[0]:.3f} | `ln.to_table` of the same "
+            f"rows | {sky[1]:.3f} | {sky[0] / sky[1]:.1f} | build < 1 s |"
+        )
+    else:
+        lines.append("| SkyMap | – | not installed in this run | | | |")
+    lines.append("")
+    report(lines, record=not args.no_record)
+
+
+if __name__ == "__main__":
+    main()
