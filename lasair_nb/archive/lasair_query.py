@@ -35,6 +35,23 @@ builder does:
   names there. Qualified names, function names, strings and names inside ``GROUP BY``
   expressions stay as written (MySQL looks at the tables first there). Unlike MySQL,
   a whole ``GROUP BY`` item naming both an output and an input column is the output.
+* **GROUP BY** in MySQL's text: MySQL, without ``ONLY_FULL_GROUP_BY`` as Lasair runs
+  it, accepts a selected column neither grouped nor aggregated and gives any value of
+  the group; PostgreSQL accepts only columns functionally dependent on the GROUP BY
+  keys (``objects``' own with ``objects.objectId`` grouped, never a view's such as
+  ``crossmatch_tns.tns_name``). So each selected expression with no aggregate (or
+  window) call, ``*`` or output name already in GROUP BY is added to the GROUP BY list
+  as written (``GROUP BY objects.objectId, crossmatch_tns.tns_name,
+  ROUND(objects.maggmean - objects.magrmean, 2)``); beside an aggregate
+  (``max(x) - crossmatch_tns.z``), its columns outside the aggregates; constants are
+  not. The difference: a group whose rows differ in such a value is several rows here,
+  one for each value, where MySQL gives one row with an arbitrary one. With
+  ``objects.objectId`` grouped and tables of one row per object (Lasair's), the rows
+  are the same. ``objects.*`` (and ``*`` of ``objects`` alone) are left to PostgreSQL's
+  rule; ``*`` or ``t.*`` of other tables with GROUP BY is refused (name the columns).
+  ``ROLLUP``, ``CUBE`` and ``GROUPING SETS`` are left as written. Columns only in
+  ``HAVING`` or ``ORDER BY`` are not added: group or aggregate them. PostgreSQL's text
+  (``dialect="postgresql"``) keeps PostgreSQL's rule.
 * **Conditions** may be only ``ORDER BY ...``, and may end with ``LIMIT n``,
   ``LIMIT n OFFSET m`` or MySQL's ``LIMIT m, n`` (applied before the call's own
   ``limit``/``offset`` page through the rows).
@@ -619,20 +636,35 @@ def named_select(selected: str) -> str:
     return _named_select(selected)[0]
 
 
+@dataclass(frozen=True)
+class _Item:
+    """One item of a SELECT list: its expression's text and parse tree, its output name."""
+
+    expression: str
+    tree: dict[str, Any]
+    name: str | None
+
+
 def _named_select(selected: str) -> tuple[str, list[tuple[str, str]]]:
     """:func:`named_select`, and the output names as written with their expressions."""
+    named, outputs, _ = _select_items(selected)
+    return named, outputs
+
+
+def _select_items(selected: str) -> tuple[str, list[tuple[str, str]], list[_Item]]:
+    """:func:`_named_select`, and each item of the list (none if it cannot be parsed)."""
     sql = f"SELECT {selected} FROM t"  # only parsed, never run
     try:
         tree = json.loads(parse_sql_json(sql))
         tokens = scan(sql)
     except ParseError:
-        return selected, []
+        return selected, [], []
     statements = tree.get("stmts", [])
     if len(statements) != 1 or "SelectStmt" not in statements[0]["stmt"]:
-        return selected, []
+        return selected, [], []
     select = statements[0]["stmt"]["SelectStmt"]
     if "targetList" not in select:
-        return selected, []
+        return selected, [], []
     targets = [item["ResTarget"] for item in select["targetList"]]
     raw = sql.encode()
     end_of_select = len(f"SELECT {selected}")
@@ -640,30 +672,41 @@ def _named_select(selected: str) -> tuple[str, list[tuple[str, str]]]:
     starts = [len(raw[: target["location"]].decode()) for target in targets]
     edits: list[tuple[int, int, str]] = []
     outputs: list[tuple[str, str]] = []
+    items: list[_Item] = []
+    complete = True  # each item read (always, for text PostgreSQL parses)
     for index, target in enumerate(targets):
         end = starts[index + 1] if index + 1 < len(targets) else end_of_select
         item = [t for t in tokens if starts[index] <= t.start and t.end < end]
         if item and item[-1].name == "ASCII_44":  # the comma before the next item
             item = item[:-1]
         if not item:
+            complete = False
             continue
         last = item[-1]
         text = sql[last.start : last.end + 1]
         name = text[1:-1].replace('""', '"') if text.startswith('"') else text
         column = target["val"].get("ColumnRef")
+        expression = item
+        output: str | None = name
         if "name" in target:
             if not text.startswith('"') and text.lower() == target["name"]:
                 edits.append((last.start, last.end + 1, _quote(text)))
             expression = item[:-1]
             if expression and expression[-1].name == "AS":
                 expression = expression[:-1]
-            if expression:
-                outputs.append((name, sql[expression[0].start : expression[-1].end + 1]))
+            if not expression:
+                complete = False
+                continue
+            outputs.append((name, sql[expression[0].start : expression[-1].end + 1]))
         elif column is not None and "A_Star" not in column["fields"][-1]:
             edits.append((last.end + 1, last.end + 1, " AS " + _quote(name)))
             outputs.append((name, sql[item[0].start : last.end + 1]))
+        else:
+            output = None
+        text = sql[expression[0].start : expression[-1].end + 1]
+        items.append(_Item(text, target["val"], output))
     named = _apply(sql, edits)
-    return named[len("SELECT ") : len(named) - len(" FROM t")], outputs
+    return named[len("SELECT ") : len(named) - len(" FROM t")], outputs, items if complete else []
 
 
 def _bare_name(tokens: list[_Token], index: int) -> bool:
@@ -721,6 +764,174 @@ def _output_names_in_clauses(clauses: str, outputs: list[tuple[str, str]], *, my
             elif mysql and clause != "GROUP_P":
                 edits.append((token.start, token.end, f"({expression})"))
     return _apply(clauses, edits)
+
+
+_AGGREGATES = frozenset(
+    {
+        "count", "sum", "avg", "min", "max", "every", "bool_and", "bool_or", "bit_and",
+        "bit_or", "bit_xor", "string_agg", "array_agg", "json_agg", "jsonb_agg",
+        "json_object_agg", "jsonb_object_agg", "json_arrayagg", "json_objectagg", "xmlagg",
+        "range_agg", "range_intersect_agg", "any_value", "stddev", "stddev_pop",
+        "stddev_samp", "variance", "var_pop", "var_samp", "corr", "covar_pop", "covar_samp",
+        "regr_avgx", "regr_avgy", "regr_count", "regr_intercept", "regr_r2", "regr_slope",
+        "regr_sxx", "regr_sxy", "regr_syy", "percentile_cont", "percentile_disc", "mode",
+        "group_concat", "std",
+    }
+)  # fmt: skip
+"""PostgreSQL's aggregate functions (and MySQL's names of some), by name."""
+_AGGREGATE_MARKS = ("agg_star", "agg_distinct", "agg_order", "agg_filter", "agg_within_group")
+"""What only an aggregate call has: ``count(*)``, ``DISTINCT``, ``ORDER BY``, ``FILTER``..."""
+
+
+def _aggregate(node: dict[str, Any]) -> bool:
+    """Whether ``node`` is a call of an aggregate or window function, or ``GROUPING(...)``."""
+    if "GroupingFunc" in node:
+        return True
+    call = node.get("FuncCall")
+    if call is None:
+        return False
+    name = call["funcname"][-1].get("String", {}).get("sval", "").lower()
+    return name in _AGGREGATES or "over" in call or any(mark in call for mark in _AGGREGATE_MARKS)
+
+
+def _outside_aggregates(tree: Any) -> tuple[bool, list[dict[str, Any]]]:
+    """Whether ``tree`` calls an aggregate (or window) function; its columns outside them."""
+    aggregated = False
+    columns: list[dict[str, Any]] = []
+    pending = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            if _aggregate(item):
+                aggregated = True
+            elif "ColumnRef" in item:
+                columns.append(item)
+            else:
+                pending.extend(item.values())
+    return aggregated, columns
+
+
+def _shape(tree: Any) -> str:
+    """``tree`` without its locations, to compare two expressions as PostgreSQL does."""
+    return json.dumps(_without_locations(tree), sort_keys=True)
+
+
+def _without_locations(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {key: _without_locations(value) for key, value in tree.items() if key != "location"}
+    if isinstance(tree, list):
+        return [_without_locations(value) for value in tree]
+    return tree
+
+
+def _column_text(column: dict[str, Any]) -> str:
+    """A column reference as SQL: ``crossmatch_tns.type``, ``"N"``."""
+    return ".".join(_identifier(field["String"]["sval"]) for field in column["ColumnRef"]["fields"])
+
+
+def _group_by_list(clauses: str) -> tuple[int, list[dict[str, Any]]] | None:
+    """Where the GROUP BY list of ``clauses`` ends, and its parse tree; None if none.
+
+    None too for a list PostgreSQL cannot parse (the final check reports it) and for
+    ``ROLLUP``, ``CUBE`` and ``GROUPING SETS`` (PostgreSQL's own, left as written).
+    """
+    tokens = _tokens(clauses, "conditions")
+    start = end = None
+    for index, token in _top_level(tokens):
+        following = tokens[index + 1].name if index + 1 < len(tokens) else ""
+        if start is None and token.name == "GROUP_P" and following == "BY":
+            start = index + 2
+        elif (
+            start is not None
+            and index >= start
+            and (token.name in {"HAVING", "WINDOW", "WITH"} or token.name == "ORDER")
+        ):
+            end = index
+            break
+    if start is None or start >= (len(tokens) if end is None else end):
+        return None
+    at = len(clauses) if end is None else tokens[end].start
+    try:
+        tree = json.loads(
+            parse_sql_json(f"SELECT 1 FROM t GROUP BY {clauses[tokens[start].start : at]}")
+        )
+        group = tree["stmts"][0]["stmt"]["SelectStmt"]["groupClause"]
+    except (ParseError, KeyError, IndexError):
+        return None
+    if any("GroupingSet" in node for node in _walk(group)):
+        return None
+    return at, group
+
+
+def _group_by_selected(clauses: str, items: list[_Item], sources: list[Source]) -> str:
+    """``clauses`` with each selected expression not aggregated added to their GROUP BY.
+
+    MySQL (without ``ONLY_FULL_GROUP_BY``, as Lasair runs it) takes any value of the
+    group for a selected column neither grouped nor aggregated; PostgreSQL refuses one
+    not functionally dependent on the GROUP BY keys (another table's column, a view's).
+    Each such expression is grouped by too (see the module's notes): an expression with
+    no aggregate as written, beside an aggregate its columns; constants, ``*`` and
+    what is grouped already are left out, and ``*`` of tables other than ``objects`` is
+    refused (:func:`_check_stars`).
+    """
+    found = _group_by_list(clauses) if items else None
+    if found is None:
+        return clauses
+    at, group = found
+    _check_stars(items, sources)
+    grouped = {_shape(node) for node in group}
+    names: set[str] = set()
+    for node in group:
+        fields = node.get("ColumnRef", {}).get("fields", [])
+        position = node.get("A_Const", {}).get("ival", {}).get("ival", 0)
+        if len(fields) == 1 and "String" in fields[0]:
+            names.add(fields[0]["String"]["sval"])  # an output name, or an input column
+        elif 0 < position <= len(items):
+            grouped.add(_shape(items[position - 1].tree))  # GROUP BY 2: the second item
+    added: list[str] = []
+    for item in items:
+        if item.name in names or _shape(item.tree) in grouped or _star(item):
+            continue
+        aggregated, columns = _outside_aggregates(item.tree)
+        if not aggregated and columns:  # a constant needs no grouping
+            grouped.add(_shape(item.tree))
+            added.append(item.expression)
+            continue
+        for column in columns:  # beside an aggregate: its columns
+            if _shape(column) not in grouped:
+                grouped.add(_shape(column))
+                added.append(_column_text(column))
+    if not added:
+        return clauses
+    return clauses[:at].rstrip() + ", " + ", ".join(added) + (" " + clauses[at:]).rstrip()
+
+
+def _stars(item: _Item) -> Iterator[list[str]]:
+    """The qualifier of each ``*`` of ``item`` (outside aggregates): ``[]``, ``["objects"]``."""
+    for column in _outside_aggregates(item.tree)[1]:
+        fields = column["ColumnRef"]["fields"]
+        if "A_Star" in fields[-1]:
+            yield [field.get("String", {}).get("sval", "") for field in fields[:-1]]
+
+
+def _star(item: _Item) -> bool:
+    return next(_stars(item), None) is not None
+
+
+def _check_stars(items: list[_Item], sources: list[Source]) -> None:
+    """Refuse ``*`` with GROUP BY where it has columns of tables other than ``objects``."""
+    for item in items:
+        for qualifier in _stars(item):
+            if qualifier == ["objects"] or (not qualifier and len(sources) == 1):
+                continue
+            raise QueryError(
+                f"{item.expression} with GROUP BY is not accepted in Lasair's text: "
+                "PostgreSQL needs each selected column grouped or aggregated, and cannot "
+                "tell that of the columns of * from other tables; name the columns "
+                "instead (each one not aggregated is grouped by), or select objects.*"
+            )
 
 
 def _check_selected(selected: str) -> None:
@@ -1041,8 +1252,13 @@ def build_query(
     selected = _annotations_qualifier(selected, "selected", sources)
     conditions = _annotations_qualifier(conditions, "conditions", sources)
     where, clauses, limit = split_conditions(conditions)
-    named, outputs = _named_select(selected.strip())
+    named, outputs, items = _select_items(selected.strip())
     clauses = _output_names_in_clauses(clauses, outputs, mysql=mysql)
+    if mysql:
+        try:
+            clauses = _group_by_selected(clauses, items, sources)
+        except RecursionError as error:
+            raise QueryError("the query is nested too deeply to be read; simplify it") from error
     parts = [f"({clause})" for clause in [*joins, where] if clause]
     # User text by design, as in Lasair: checked above, run read-only by Archive.sql.
     sql = f"SELECT {named} FROM {', '.join(source.sql for source in sources)}"

@@ -234,12 +234,145 @@ def test_having_and_group_by_output_names() -> None:
         "AND n_obs_14_day(1) AND x.n > 0 AND n::int > 0 ORDER BY N DESC",
     )
     assert sql.endswith(
-        'GROUP BY "objectId" HAVING (objects.ncandgp_14) > 1 AND (count(*)) >= 1 '
+        # objects.ncandgp_14 is neither grouped nor aggregated: grouped by too.
+        'GROUP BY "objectId", objects.ncandgp_14 HAVING (objects.ncandgp_14) > 1 '
+        "AND (count(*)) >= 1 "
         'AND n_obs_14_day(1) AND x.n > 0 AND (count(*))::int > 0 ORDER BY "n" DESC'
     )
     # Not in PostgreSQL's text: HAVING sees no output names there.
     sql = build("count(*) AS n", "objects", "HAVING n > 1", "postgresql")
     assert sql.endswith("HAVING n > 1")
+
+
+LASAIR_GROUPED = (
+    "objects.objectId, crossmatch_tns.tns_name, crossmatch_tns.type, "
+    "ROUND(objects.maggmean - objects.magrmean, 2) AS g_minus_r_mean, "
+    "objects.ncandgp_14 as N_obs_14_day, sherlock_classifications.classification, "
+    "count(*) AS n_rows, 'ZTF' AS survey"
+)
+"""A real Lasair-ZTF notebook's selection, with GROUP BY objects.objectId."""
+
+
+def test_group_by_gets_the_selected_expressions_not_aggregated() -> None:
+    """MySQL picks any value of the group; PostgreSQL needs them grouped (or dependent)."""
+    sql = build(
+        LASAIR_GROUPED,
+        "objects, sherlock_classifications, crossmatch_tns",
+        "objects.ncand > 1 group by objects.objectId HAVING N_obs_14_day > 1 "
+        "ORDER BY g_minus_r_mean DESC LIMIT 10",
+    )
+    # Grouped already, aggregated or constant: left out; HAVING and ORDER BY as before.
+    assert sql.endswith(
+        "group by objects.objectId, crossmatch_tns.tns_name, crossmatch_tns.type, "
+        "ROUND(objects.maggmean - objects.magrmean, 2), objects.ncandgp_14, "
+        "sherlock_classifications.classification HAVING (objects.ncandgp_14) > 1 "
+        'ORDER BY "g_minus_r_mean" DESC LIMIT 10'
+    )
+    # The native dialect keeps PostgreSQL's rule: as written.
+    sql = build(
+        LASAIR_GROUPED,
+        "objects, sherlock_classifications, crossmatch_tns",
+        "GROUP BY objects.objectId HAVING count(*) > 1",
+        "postgresql",
+    )
+    assert sql.endswith("GROUP BY objects.objectId HAVING count(*) > 1")
+    # No GROUP BY: nothing added.
+    assert build(LASAIR_GROUPED, "objects, crossmatch_tns", "ORDER BY n_rows").endswith(
+        'ORDER BY "n_rows"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("selected", "conditions", "group_by"),
+    [
+        # Output names, input names, positions and expressions grouped already.
+        (
+            "objectId, crossmatch_tns.type",
+            "GROUP BY objectId",
+            'GROUP BY "objectId", crossmatch_tns.type',
+        ),
+        ("objects.objectId AS o, crossmatch_tns.type AS t", "GROUP BY O, 2", 'GROUP BY "o", 2'),
+        (
+            "crossmatch_tns.type, count(*)",
+            "GROUP BY crossmatch_tns.TYPE",
+            "GROUP BY crossmatch_tns.TYPE",
+        ),
+        (
+            "lower(crossmatch_tns.type) AS t",
+            "GROUP BY LOWER(crossmatch_tns.type)",
+            "GROUP BY LOWER(crossmatch_tns.type)",
+        ),
+        # Each expression once; MySQL's forms as translated; a keyword column quoted as written.
+        (
+            "crossmatch_tns.type, crossmatch_tns.type AS again, IFNULL(crossmatch_tns.z, 0) z0",
+            "GROUP BY objects.objectId",
+            "GROUP BY objects.objectId, crossmatch_tns.type, coalesce(crossmatch_tns.z, 0)",
+        ),
+        # Beside an aggregate, its columns outside aggregates; in an aggregate, nothing.
+        (
+            "max(objects.jdmax) - crossmatch_tns.z AS age, sum(crossmatch_tns.separation) AS s",
+            "GROUP BY objects.objectId",
+            "GROUP BY objects.objectId, crossmatch_tns.z",
+        ),
+        # Aggregate calls by their marks and window functions: left as written.
+        (
+            "count(DISTINCT crossmatch_tns.type) AS k, string_agg(crossmatch_tns.type, ',') AS ts, "
+            "stddev_samp(objects.ncand) AS s, row_number() OVER (ORDER BY objects.objectId) AS r",
+            "GROUP BY objects.objectId",
+            "GROUP BY objects.objectId",
+        ),
+        # Constants and functions of no column need no grouping (GROUP BY 1 is a position).
+        (
+            "objects.objectId, 1 AS one, JDNOW() AS now, 'x'",
+            "GROUP BY objects.objectId",
+            "GROUP BY objects.objectId",
+        ),
+        # Before HAVING and ORDER BY; a GROUP BY inside parentheses is no GROUP BY.
+        (
+            "crossmatch_tns.type AS t, count(*) AS n",
+            "objects.ncand > 1 GROUP BY objects.objectId HAVING n > 1 ORDER BY t",
+            'GROUP BY objects.objectId, crossmatch_tns.type HAVING (count(*)) > 1 ORDER BY "t"',
+        ),
+        (
+            "crossmatch_tns.type",
+            "GROUP BY objects.objectId ORDER BY crossmatch_tns.type",
+            "GROUP BY objects.objectId, crossmatch_tns.type ORDER BY crossmatch_tns.type",
+        ),
+        # objects' own columns and objects.*: grouped too, or left to PostgreSQL's rule.
+        (
+            "objects.*, objects.ncand",
+            "GROUP BY objects.objectId",
+            "GROUP BY objects.objectId, objects.ncand",
+        ),
+        ("*", "GROUP BY objectId", "GROUP BY objectId"),
+        # ROLLUP, CUBE, GROUPING SETS: PostgreSQL's own, as written.
+        (
+            "crossmatch_tns.type",
+            "GROUP BY ROLLUP (objects.objectId)",
+            "GROUP BY ROLLUP (objects.objectId)",
+        ),
+    ],
+)
+def test_group_by_additions(selected: str, conditions: str, group_by: str) -> None:
+    tables = "objects" if selected == "*" else "objects, crossmatch_tns"
+    sql = build(selected, tables, conditions)
+    assert sql.endswith(group_by), sql
+    assert sql.count("GROUP BY") == 1
+
+
+@pytest.mark.parametrize(
+    ("selected", "tables"),
+    [
+        ("*", "objects, crossmatch_tns"),
+        ("objects.objectId, crossmatch_tns.*", "objects, crossmatch_tns"),
+        ("*", "crossmatch_tns"),  # objects implied
+    ],
+)
+def test_star_with_group_by_of_other_tables_is_refused(selected: str, tables: str) -> None:
+    with pytest.raises(QueryError, match=r"with GROUP BY is not accepted .* name the columns"):
+        build(selected, tables, "GROUP BY objects.objectId")
+    build(selected, tables, "")  # without GROUP BY: as before
+    build(selected, tables, "GROUP BY objects.objectId", "postgresql")  # PostgreSQL's rule
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -930,6 +1063,91 @@ def test_order_by_group_by_having_output_names(client, objects: pd.DataFrame) ->
         for o, n in zip(expected["objectid"], expected["ncandgp_14"], strict=True)
     ]
     assert rows
+
+
+def test_group_by_as_lasair_notebooks_write_it(
+    make_seeded_archive, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Columns of views beside GROUP BY objects.objectId: the rows PostgreSQL's own query gives."""
+    url = make_seeded_archive()  # its own archive: the TNS list loaded below stays here
+    archive = ln.connect(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            chosen = pd.read_sql(
+                "SELECT o.objectid, o.ramean, o.decmean, o.ncandgp_14 FROM objects o"
+                " JOIN sherlock_classifications s USING (objectid)"
+                " ORDER BY o.ncandgp_14 DESC, o.objectid LIMIT 6",
+                connection,
+            )
+    finally:
+        engine.dispose()
+    assert len(chosen) == 6 and chosen["ncandgp_14"].gt(0).any()
+    csv = tmp_path / "tns_public_objects.csv"
+    pd.DataFrame(
+        {
+            "name_prefix": ["SN", "AT"] * 3,
+            "name": [f"2099g{index}" for index in range(6)],
+            "ra": chosen["ramean"],
+            "declination": chosen["decmean"],
+            "type": ["SN Ia", None, "SN II", None, "TDE", "SN Ia"],
+            "redshift": [0.05, None, 0.01, None, 0.1, 0.02],
+        }
+    ).to_csv(csv, index=False)
+    archive.tns.load(csv)
+    monkeypatch.setenv("LASAIR_DB_URL", url)
+    client = lasair.lasair_client("any-token")
+    rows = client.query(
+        LASAIR_GROUPED,
+        "objects, sherlock_classifications, crossmatch_tns",
+        "objects.ncand >= 1 group by objects.objectId HAVING N_obs_14_day > 0 "
+        "ORDER BY N_obs_14_day DESC, objectId",
+    )
+    expected = archive.sql(
+        """
+        SELECT o.objectid AS "objectId", t.tns_name, t.type,
+               round(o.maggmean - o.magrmean, 2) AS g_minus_r_mean,
+               o.ncandgp_14 AS "N_obs_14_day", s.classification, count(*) AS n_rows,
+               'ZTF' AS survey
+        FROM objects o
+        JOIN sherlock_classifications s ON s.objectid = o.objectid
+        JOIN crossmatch_tns t ON t.objectid = o.objectid
+        WHERE o.ncand >= 1
+        GROUP BY o.objectid, t.tns_name, t.type, s.classification
+        HAVING o.ncandgp_14 > 0
+        ORDER BY o.ncandgp_14 DESC, o.objectid
+        """
+    )
+    expected = expected.astype(object).where(expected.notna(), None)
+    assert rows == [
+        dict(zip(expected.columns, row, strict=True)) for row in expected.itertuples(index=False)
+    ]
+    assert 0 < len(rows) <= 6 and {row["n_rows"] for row in rows} == {1}
+    assert {row["tns_name"] for row in rows} <= {f"2099g{index}" for index in range(6)}
+    # Without the addition PostgreSQL refuses it: the text the notebook had.
+    with pytest.raises(LasairError, match="GROUP BY"):
+        archive.query(
+            "objects.objectId, crossmatch_tns.tns_name",
+            "objects, crossmatch_tns",
+            "GROUP BY objects.objectId",
+        )
+    assert archive.query(
+        "objects.objectId, crossmatch_tns.tns_name",
+        "objects, crossmatch_tns",
+        "GROUP BY objects.objectId ORDER BY objects.objectId",
+        dialect="mysql",
+    ) == [
+        {"objectId": row["objectId"], "tns_name": row["tns_name"]}
+        for row in sorted(
+            (
+                r
+                for r in client.query(
+                    "objects.objectId, crossmatch_tns.tns_name", "objects, crossmatch_tns", ""
+                )
+            ),
+            key=lambda r: r["objectId"],
+        )
+    ]
 
 
 def test_json_and_time_functions_are_for_the_readers_only(owner: sa.Engine) -> None:
