@@ -268,13 +268,16 @@ def test_an_uploaded_csv_is_read_and_saved(people: dict[str, ln.Archive]) -> Non
     assert len(alice.watchlists.get(stem)) == 2
 
 
-def test_sky_map_and_viewer_are_optional(people: dict[str, ln.Archive]) -> None:
-    editor = WatchlistEditor(people["alice"], text="name,ra,dec\na,10,10\n")
+def test_a_saved_watchlist_shows_on_a_sky_map(people: dict[str, ln.Archive]) -> None:
+    from lasair_nb.widgets.sky_map import SkyMap  # noqa: PLC0415
+
+    name = f"sky-{uuid.uuid4().hex[:6]}"
+    editor = WatchlistEditor(people["alice"], name=name, text="name,ra,dec\na,10,10\nb,20,-5\n")
+    assert editor.save()
     editor.show_on_sky_map()
-    if editor.sky_map is None:
-        assert "sky map" in editor.notice.value
-    editor.selected_object = SUPERNOVA
-    assert editor.selected_object == SUPERNOVA
+    assert isinstance(editor.sky_map, SkyMap), editor.notice.value
+    assert editor.sky_map.watchlist == name
+    assert sorted(editor.sky_map.watchlist_sources["name"]) == ["a", "b"]
 
 
 # --- in a browser -----------------------------------------------------------------------------
