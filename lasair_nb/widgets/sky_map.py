@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 LAYERS: tuple[str, ...] = ("objects", "coverage", "skymap", "watchlist", "watchmap")
 """The layers a SkyMap can show, in drawing order."""
 
+DRAWN_OBJECT_COLUMNS = ("objectid", "ra", "dec")
+"""Columns of ``objects`` sent to the view (a click gives the objectid)."""
+
 BANDS: dict[str, int] = {"g": 1, "r": 2, "i": 3}
 """ZTF band names and their filter ids (``fid``)."""
 
@@ -550,8 +553,9 @@ class SkyMap(widgets.VBox):
         """Add the layer's overlays to the view; yields ipyaladin's Overlay of each."""
         sky = self.sky
         if layer == "objects" and len(self.objects):
+            # Only what the view needs: the VOTable is written, sent and parsed per row.
             yield sky.add_table(
-                self.objects,
+                self.objects[list(DRAWN_OBJECT_COLUMNS)],
                 name="objects",
                 color=LAYER_COLOURS["objects"],
                 shape="circle",
