@@ -100,18 +100,28 @@ def candidate_matches(
 ) -> pd.DataFrame:
     """Objects in the HEALPix ranges of each source (exact separations are the caller's)."""
     t, s, o = watchlist_tiles.c, watchlist_sources.c, objects.c
+    # The objects of each range in turn, by the index on hpx: a lateral subquery behind an
+    # OFFSET 0 fence. Left to itself the planner may loop over every object per range when
+    # the tile statistics are stale (a list just written): minutes instead of a second.
+    inside = (
+        sa.select(o.objectid, o.ramean, o.decmean, o.ncand, o.context, o.jdmin, o.jdmax)
+        .where(o.hpx >= sa.func.lower(t.tile), o.hpx < sa.func.upper(t.tile))
+        .offset(0)
+        .lateral("o")
+    )
     query = (
         sa.select(
             s.number, s.name.label("source"), s.ra.label("source_ra"), s.dec.label("source_dec"),
-            s.radius_arcsec, o.objectid, o.ramean, o.decmean, o.ncand, o.context, o.jdmin, o.jdmax,
+            s.radius_arcsec, inside.c.objectid, inside.c.ramean, inside.c.decmean,
+            inside.c.ncand, inside.c.context, inside.c.jdmin, inside.c.jdmax,
         )
         .select_from(watchlist_tiles)
-        .join(objects, sa.and_(o.hpx >= sa.func.lower(t.tile), o.hpx < sa.func.upper(t.tile)))
+        .join(inside, sa.true())
         .join(watchlist_sources, sa.and_(s.watchlist_id == t.watchlist_id, s.number == t.number))
         .where(t.watchlist_id == watchlist_id)
         .distinct()
     )  # fmt: skip
     if since_jd is not None:
-        query = query.where(o.jdmax >= since_jd)
+        query = query.where(inside.c.jdmax >= since_jd)
     result = connection.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
