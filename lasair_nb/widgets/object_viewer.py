@@ -27,7 +27,6 @@ import html
 import json
 import math
 import tempfile
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -42,7 +41,7 @@ from astropy.coordinates import SkyCoord
 from lasair_nb.domain.photometry import BANDS
 from lasair_nb.domain.times import jd_to_datetime, jd_to_mjd
 from lasair_nb.errors import ArgumentError, LasairError
-from lasair_nb.widgets.common import Notice, in_background
+from lasair_nb.widgets.common import Notice
 from lasair_nb.widgets.cutout_view import CutoutView
 from lasair_nb.widgets.light_curve_plot import LightCurvePlot
 
@@ -206,7 +205,6 @@ class ObjectViewer(widgets.VBox):
         self.aladin: Any = None
         self._curves: dict[str, pd.DataFrame] = {}
         self._loading = False
-        self._details: threading.Thread | None = None
 
         self.notice = Notice()
         self.plot = LightCurvePlot(layout=widgets.Layout(flex="3 1 0", min_width="480px"))
@@ -342,13 +340,7 @@ class ObjectViewer(widgets.VBox):
         self.load(change["new"])
 
     def load(self, object_id: str) -> None:
-        """Load an object (what setting ``object_id`` does); errors go to ``notice``.
-
-        The light curve is drawn before this returns; the summary, annotations, cutouts
-        and sky view follow on a background thread (:meth:`wait` waits for them), so the
-        plot shows without waiting for the seven other questions to the archive.
-        """
-        self.wait()  # the previous object's details first: one loader at a time
+        """Load an object (what setting ``object_id`` does); errors go to ``notice``."""
         self.notice.clear()
         try:
             record = self.archive.object(object_id)
@@ -372,36 +364,11 @@ class ObjectViewer(widgets.VBox):
         finally:
             self._loading = False
         self._update_navigation()
-        self._redraw()
-        self._details = in_background(
-            lambda: self._load_details(record), lambda _: None, self.notice.error
-        )
-
-    def _load_details(self, record: ObjectRecord) -> None:
-        """Summary, annotations, the latest detection's cutouts and the sky view."""
         self._load_context()
+        self._redraw()
         latest = record.summary.get("latest_candid")
         self.selected_candid = int(latest) if _is_known(latest) else None
         self._update_sky()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the current object's summary, cutouts and sky view are loaded.
-
-        Parameters
-        ----------
-        timeout
-            Seconds to wait at most (None: as long as it takes).
-
-        Returns
-        -------
-        bool
-            True once they are loaded.
-        """
-        thread = self._details
-        if thread is None or thread is threading.current_thread():
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
 
     def _lomb_scargle_period(self) -> float | None:
         features = self.features.dropna(subset=["period", "period_snr"])

@@ -82,7 +82,6 @@ def _shown(viewer: ObjectViewer, role: str) -> dict[str, int]:
 
 def test_marks_carry_the_detections_and_limits(archive: ln.Archive, seeded_url: str) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     assert not viewer.notice.value
     curve = archive.object(SUPERNOVA).lightcurve()
     sql = _sql_counts(seeded_url, SUPERNOVA)
@@ -106,7 +105,6 @@ def test_marks_carry_the_detections_and_limits(archive: ln.Archive, seeded_url: 
 
 def test_hover_gives_mjd_and_calendar_date(archive: ln.Archive) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     names = viewer.plot.marks[("g", "detection")].names
     assert len(names) == len(viewer.plot.marks[("g", "detection")].x)
     assert "MJD 59" in names[0]
@@ -116,7 +114,6 @@ def test_hover_gives_mjd_and_calendar_date(archive: ln.Archive) -> None:
 
 def test_the_kind_sets_axis_direction_units_and_labels(archive: ln.Archive) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     seen = {}
     for kind, reversed_axis in (("mag", True), ("flux", False), ("diffmag", True), ("diffflux", False)):  # fmt: skip
         viewer.kind = kind
@@ -138,7 +135,6 @@ def test_the_kind_sets_axis_direction_units_and_labels(archive: ln.Archive) -> N
 
 def test_forced_toggle_adds_the_forced_points(archive: ln.Archive) -> None:
     viewer = ObjectViewer(archive, WITH_FORCED)
-    viewer.wait()
     before_limits = sum(_shown(viewer, "limit").values())
     assert sum(_shown(viewer, "forced").values()) == 0
     viewer.show_forced = True
@@ -164,7 +160,6 @@ def test_folding_uses_the_lomb_scargle_period_and_phase_wraps(
     archive: ln.Archive, periodic: pd.Series
 ) -> None:
     viewer = ObjectViewer(archive, periodic["object_id"])
-    viewer.wait()
     features = archive.object(periodic["object_id"]).features.dropna(subset=["period"])
     best = features.sort_values("period_snr").iloc[-1]["period"]
     assert viewer.period == pytest.approx(best)
@@ -197,7 +192,6 @@ def test_folding_uses_the_lomb_scargle_period_and_phase_wraps(
 
 def test_selecting_a_candid_changes_the_cutouts(archive: ln.Archive) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     record = archive.object(SUPERNOVA)
     assert viewer.selected_candid == record.summary["latest_candid"]
     detections = viewer.lightcurve[viewer.lightcurve["measurement"] == "detection"]
@@ -250,7 +244,6 @@ def test_summary_block(archive: ln.Archive, seeded_url: str, tmp_path: Path) -> 
     finally:
         owner.close()
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     summary = viewer.summary
     assert summary["tns_name"] == "SN 2021test"
     assert summary["tns_type"] == "SN Ia"
@@ -276,7 +269,6 @@ def test_summary_block(archive: ln.Archive, seeded_url: str, tmp_path: Path) -> 
 def test_previous_and_next_walk_the_list(archive: ln.Archive, periodic: pd.Series) -> None:
     ids = [SUPERNOVA, WITH_FORCED, periodic["object_id"]]
     viewer = ObjectViewer(archive, WITH_FORCED, object_ids=ids)
-    viewer.wait()
     assert viewer.record.object_id == WITH_FORCED
     assert "2 of 3" in viewer.title.value
     viewer.next()
@@ -294,7 +286,6 @@ def test_previous_and_next_walk_the_list(archive: ln.Archive, periodic: pd.Serie
 
 def test_setting_object_id_reloads_and_a_bad_id_is_a_notice(archive: ln.Archive) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     viewer.kind = "diffflux"
     viewer.object_id = WITH_FORCED
     assert viewer.record.object_id == WITH_FORCED
@@ -309,7 +300,6 @@ def test_setting_object_id_reloads_and_a_bad_id_is_a_notice(archive: ln.Archive)
 
 def test_export_png_and_csv(archive: ln.Archive, tmp_path: Path) -> None:
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     png = viewer.save_png(tmp_path / "curve.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     csv = viewer.save_csv(tmp_path / "curve.csv")
@@ -326,7 +316,6 @@ def test_export_png_and_csv(archive: ln.Archive, tmp_path: Path) -> None:
 def test_annotations_with_history(archive: ln.Archive) -> None:
     archive.tags.add("interesting", "worth a look")
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     before = len(viewer.annotations)  # e.g. a `tns` annotation from loading TNS
     assert viewer.can_annotate
     assert "interesting" in viewer.tag_input.allowed_tags
@@ -352,7 +341,6 @@ def test_build_time_is_near_the_light_curve(archive: ln.Archive) -> None:
     light_curve = time.perf_counter() - start
     start = time.perf_counter()
     viewer = ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     build = time.perf_counter() - start
     start = time.perf_counter()
     viewer.object_id = WITH_FORCED
@@ -370,7 +358,6 @@ from lasair_nb.widgets.object_viewer import ObjectViewer
 
 archive = ln.connect(os.environ["LASAIR_DB_URL"])
 viewer = ObjectViewer(archive, "ZTF21abiuvdk")
-viewer.wait()
 viewer.zoom = False  # clicks on points, not drags
 viewer
 """,

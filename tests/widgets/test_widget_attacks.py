@@ -54,7 +54,6 @@ def test_query_results_are_escaped(archive: ln.Archive) -> None:
 def test_annotations_in_the_viewer_are_escaped(archive: ln.Archive) -> None:
     archive.annotate(SUPERNOVA, comment=PAYLOAD)
     viewer = ln.ObjectViewer(archive, SUPERNOVA)
-    viewer.wait()
     shown = _html_of(viewer)
     assert "&lt;script&gt;" in shown
     assert "<script>" not in shown and "<img src=x" not in shown
