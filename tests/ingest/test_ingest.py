@@ -510,6 +510,7 @@ def test_a_value_postgresql_cannot_store_is_quarantined(
     assert source == "poisoned.avro" and "rejected a value" in reason
 
 
+@pytest.mark.slow
 def test_resummarise_restores_summaries_after_an_upgrade(sample_archive: str) -> None:
     """``lasair-nb ingest resummarise`` recomputes what a migration cleared, from detections."""
     engine = sa.create_engine(sample_archive)

@@ -26,6 +26,8 @@ from lasair_nb.archive import lasair_query
 from lasair_nb.archive.user_sql import check_select
 from lasair_nb.cli.main import main
 
+pytestmark = pytest.mark.slow  # 65 attacks, ~45 s: the full suite, not the fast lane
+
 SUPERNOVA = "ZTF21abiuvdk"
 SOURCES = pd.DataFrame({"name": ["a", "b"], "ra": [0.8142, 46.9973], "dec": [16.1457, 9.368]})
 NEW_FUNCTIONS = (

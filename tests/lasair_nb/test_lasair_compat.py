@@ -230,6 +230,7 @@ def test_bad_arguments_say_what_is_accepted(client, call, accepted) -> None:
         call(client)
 
 
+@pytest.mark.slow
 def test_lasair_style_script_runs_unchanged(
     archive_url: str, objects: pd.DataFrame, tmp_path
 ) -> None:

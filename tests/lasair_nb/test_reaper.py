@@ -132,6 +132,7 @@ def sweep_until(
     return lines
 
 
+@pytest.mark.slow
 def test_reaper_cancels_a_user_statement_that_lifted_its_own_timeout(
     owner_engine: sa.Engine, connect: Connect, make_user, database: str
 ) -> None:
@@ -215,6 +216,7 @@ def test_reaper_ends_an_idle_transaction_holding_a_lock_so_others_proceed(
     assert reaper.sweep() == []
 
 
+@pytest.mark.slow
 def test_reaper_ends_a_transaction_that_keeps_a_lock_by_never_sitting_idle(
     owner_engine: sa.Engine, connect: Connect, make_user, database: str
 ) -> None:

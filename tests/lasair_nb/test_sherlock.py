@@ -36,6 +36,8 @@ from lasair_nb.cli.main import main
 from lasair_nb.client.archive import connect
 from lasair_nb.domain import sherlock as rules
 
+pytestmark = pytest.mark.slow  # catalogues and ingest: the full suite, not the fast lane
+
 NO_SOURCE = -999.0
 NOTHING_NEAR = {"sgscore1": NO_SOURCE, "distpsnr1": NO_SOURCE, "neargaia": NO_SOURCE}
 

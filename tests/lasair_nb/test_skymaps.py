@@ -688,6 +688,7 @@ def test_a_map_rebuilt_from_its_tiles(
     archive.close()
 
 
+@pytest.mark.slow
 def test_flat_nside_1024_map_is_stored_small(gw_archive: str, skymap_dir: Path) -> None:
     path = skymap_dir / EVENTS["GW170817"].path
     archive = ln.connect(gw_archive)

@@ -336,3 +336,11 @@ def start_jupyterlab(
 ) -> Iterator[Callable[..., JupyterServer]]:
     pytest.importorskip("jupyterlab")
     yield from _server_factory("jupyterlab", tmp_path_factory)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every widget test is in the full suite only (a minute of widgets): not the fast lane."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
