@@ -22,7 +22,6 @@ import io
 import os
 import platform
 import struct
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,13 +34,11 @@ from healpix_alchemy.constants import HPX
 from tqdm import tqdm
 
 import lasair_nb as ln
-from bench.results import report
+from bench.results import bench_archive, report
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
 from lasair_nb.archive.engine import connect_raw
-from lasair_nb.archive.migrate import upgrade
-from lasair_nb.server.embedded import EmbeddedServer
 
 SKYMAP = (
     Path(__file__).resolve().parents[2]
@@ -215,51 +212,40 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lasair-bench-") as home:
-        server = EmbeddedServer(Path(home) / "pgdata")
-        status = server.start()
-        try:
-            admin = sa.create_engine(status.url("postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.exec_driver_sql("CREATE DATABASE bench")
-            admin.dispose()
-            url = status.url("bench")
-            upgrade(url)
-            seconds, detections, objects = build(url, args.detections)
-            print(f"built {detections} detections of {objects} objects in {seconds:.0f} s")
-            archive = ln.connect(url)
-            rng = np.random.default_rng(2)
-            sample = archive.sql(
-                "SELECT objectid, ramean AS ra, decmean AS dec FROM objects TABLESAMPLE SYSTEM (1)",
-                limit=100_000,
-            ).sample(args.samples, random_state=3)
-            ids = sample["objectid"].tolist()
-            positions = list(zip(sample["ra"], sample["dec"], strict=True))
-            for warm in ids[:20]:
-                archive._objects_by_id([warm])
-            key = timings(lambda i: archive._objects_by_id([i]), ids)
-            cone = timings(lambda p: archive.cone(p, radius=5.0), positions)
-            curve = timings(lambda i: archive.object(i).lightcurve(), ids[: args.samples // 3])
-            name = archive.skymaps.ingest(SKYMAP, name="GW170817")
-            archive.skymaps.credible_region(name, 0.9)  # warm the tile index
-            started = time.perf_counter()
-            found = archive.skymaps.candidates(name, 0.9)
-            skymap_s = time.perf_counter() - started
-            watch = pd.DataFrame(
-                {
-                    "name": [f"s{n}" for n in range(100_000)],
-                    "ra": rng.uniform(0, 360, 100_000),
-                    "dec": np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-30)), 1, 100_000))),
-                }
-            )
-            started = time.perf_counter()
-            archive.watchlists.create("big", watch, radius=5.0)
-            create_s = time.perf_counter() - started
-            started = time.perf_counter()
-            matches = archive.watchlists.crossmatch("big")
-            match_s = time.perf_counter() - started
-        finally:
-            server.stop()
+    with bench_archive() as url:
+        seconds, detections, objects = build(url, args.detections)
+        print(f"built {detections} detections of {objects} objects in {seconds:.0f} s")
+        archive = ln.connect(url)
+        rng = np.random.default_rng(2)
+        sample = archive.sql(
+            "SELECT objectid, ramean AS ra, decmean AS dec FROM objects TABLESAMPLE SYSTEM (1)",
+            limit=100_000,
+        ).sample(args.samples, random_state=3)
+        ids = sample["objectid"].tolist()
+        positions = list(zip(sample["ra"], sample["dec"], strict=True))
+        for warm in ids[:20]:
+            archive._objects_by_id([warm])
+        key = timings(lambda i: archive._objects_by_id([i]), ids)
+        cone = timings(lambda p: archive.cone(p, radius=5.0), positions)
+        curve = timings(lambda i: archive.object(i).lightcurve(), ids[: args.samples // 3])
+        name = archive.skymaps.ingest(SKYMAP, name="GW170817")
+        archive.skymaps.credible_region(name, 0.9)  # warm the tile index
+        started = time.perf_counter()
+        found = archive.skymaps.candidates(name, 0.9)
+        skymap_s = time.perf_counter() - started
+        watch = pd.DataFrame(
+            {
+                "name": [f"s{n}" for n in range(100_000)],
+                "ra": rng.uniform(0, 360, 100_000),
+                "dec": np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-30)), 1, 100_000))),
+            }
+        )
+        started = time.perf_counter()
+        archive.watchlists.create("big", watch, radius=5.0)
+        create_s = time.perf_counter() - started
+        started = time.perf_counter()
+        matches = archive.watchlists.crossmatch("big")
+        match_s = time.perf_counter() - started
 
     def p(values: np.ndarray, q: int) -> float:
         return float(np.percentile(values, q))

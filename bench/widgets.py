@@ -21,25 +21,21 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 import lasair_nb as ln
-from bench.results import report
+from bench.results import bench_archive, report
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
 from lasair_nb.archive.engine import connect_raw
-from lasair_nb.archive.migrate import upgrade
-from lasair_nb.server.embedded import EmbeddedServer
 
 ROWS = 100_000
 BIG_QUERY = (
@@ -110,34 +106,23 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)  # bqplot's, at import
-    with tempfile.TemporaryDirectory(prefix="lasair-bench-") as home:
-        server = EmbeddedServer(Path(home) / "pgdata")
-        status = server.start()
-        try:
-            admin = sa.create_engine(status.url("postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.exec_driver_sql("CREATE DATABASE bench")
-            admin.dispose()
-            url = status.url("bench")
-            upgrade(url)
-            objectid, ncand, build_s = build_archive(url, args.nights)
-            os.environ["LASAIR_SQL_MAX_ROWS"] = str(max(ROWS, 100_000))
-            archive = ln.connect(url)
-            curve_s = median_seconds(lambda: archive.object(objectid).lightcurve(), args.repeat)
-            viewer_s = median_seconds(lambda: ln.ObjectViewer(archive, objectid), args.repeat)
-            sql_s = median_seconds(lambda: archive.sql(BIG_QUERY, limit=ROWS), args.repeat)
+    with bench_archive() as url:
+        objectid, ncand, build_s = build_archive(url, args.nights)
+        os.environ["LASAIR_SQL_MAX_ROWS"] = str(max(ROWS, 100_000))
+        archive = ln.connect(url)
+        curve_s = median_seconds(lambda: archive.object(objectid).lightcurve(), args.repeat)
+        viewer_s = median_seconds(lambda: ln.ObjectViewer(archive, objectid), args.repeat)
+        sql_s = median_seconds(lambda: archive.sql(BIG_QUERY, limit=ROWS), args.repeat)
 
-            def fill_page() -> None:
-                builder = ln.QueryBuilder(archive, sql=BIG_QUERY, mode="sql", limit=ROWS)
-                builder.run()
-                builder.wait()
-                if builder.result is None or len(builder.result) != ROWS:
-                    raise RuntimeError(f"the QueryBuilder did not fill: {builder.error}")
+        def fill_page() -> None:
+            builder = ln.QueryBuilder(archive, sql=BIG_QUERY, mode="sql", limit=ROWS)
+            builder.run()
+            builder.wait()
+            if builder.result is None or len(builder.result) != ROWS:
+                raise RuntimeError(f"the QueryBuilder did not fill: {builder.error}")
 
-            builder_s = median_seconds(fill_page, args.repeat)
-            sky = sky_map_seconds(archive, args.repeat)
-        finally:
-            server.stop()
+        builder_s = median_seconds(fill_page, args.repeat)
+        sky = sky_map_seconds(archive, args.repeat)
 
     lines = [
         f"## Widgets — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
