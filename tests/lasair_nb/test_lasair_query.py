@@ -42,6 +42,21 @@ KNOWN = {
 }
 
 
+def _function_rights(connection: sa.Connection, signature: str) -> tuple[bool, bool, bool]:
+    """(reader may execute, user may execute, PUBLIC may execute) for a function."""
+    return tuple(
+        connection.execute(
+            sa.text(
+                "SELECT has_function_privilege('lasair_reader', CAST(:f AS regprocedure), 'EXECUTE'),"
+                " has_function_privilege('lasair_user', CAST(:f AS regprocedure), 'EXECUTE'),"
+                " EXISTS (SELECT FROM pg_proc p, aclexplode(p.proacl) a"
+                "         WHERE p.oid = CAST(:f AS regprocedure) AND a.grantee = 0)"
+            ),
+            {"f": signature},
+        ).one()
+    )
+
+
 def select_of(sql: str) -> dict:
     """The parse tree of one SELECT (fails the test unless ``sql`` is exactly that)."""
     statements = json.loads(parse_sql_json(sql))["stmts"]
@@ -803,16 +818,7 @@ def test_functions_are_for_the_readers_only(owner: sa.Engine) -> None:
     ]
     with owner.connect() as connection:
         for signature in signatures:
-            rights = connection.execute(
-                sa.text(
-                    "SELECT has_function_privilege('lasair_reader', CAST(:f AS regprocedure), 'EXECUTE'),"
-                    " has_function_privilege('lasair_user', CAST(:f AS regprocedure), 'EXECUTE'),"
-                    " EXISTS (SELECT FROM pg_proc p, aclexplode(p.proacl) a"
-                    "         WHERE p.oid = CAST(:f AS regprocedure) AND a.grantee = 0)"
-                ),
-                {"f": signature},
-            ).one()
-            assert rights == (True, True, False), signature
+            assert _function_rights(connection, signature) == (True, True, False), signature
         # round(3, 2) stays unambiguous; numeric keeps PostgreSQL's own.
         whole, numeric = connection.execute(sa.text("SELECT round(3, 2), round(2.345, 2)")).one()
         assert whole == 3.0 and str(numeric) == "2.35"
@@ -1165,16 +1171,7 @@ def test_json_and_time_functions_are_for_the_readers_only(owner: sa.Engine) -> N
     ]
     with owner.connect() as connection:
         for signature in signatures:
-            rights = connection.execute(
-                sa.text(
-                    "SELECT has_function_privilege('lasair_reader', CAST(:f AS regprocedure), 'EXECUTE'),"
-                    " has_function_privilege('lasair_user', CAST(:f AS regprocedure), 'EXECUTE'),"
-                    " EXISTS (SELECT FROM pg_proc p, aclexplode(p.proacl) a"
-                    "         WHERE p.oid = CAST(:f AS regprocedure) AND a.grantee = 0)"
-                ),
-                {"f": signature},
-            ).one()
-            assert rights == (True, True, False), signature
+            assert _function_rights(connection, signature) == (True, True, False), signature
         # PostgreSQL's own jsonb operators keep their meaning.
         same, key = connection.execute(
             sa.text("""SELECT '{"a": 1}'::jsonb = '{"a": 1}', '{"a": 1}'::jsonb -> 'a' = '1'""")
