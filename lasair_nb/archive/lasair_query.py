@@ -565,6 +565,62 @@ def _limit(tokens: list[_Token]) -> str:
     )
 
 
+_AFTER_TABLES = {"WHERE", "GROUP_P", "ORDER", "HAVING", "LIMIT"}
+
+
+def _table_list(tokens: list[_Token]) -> list[str] | None:
+    """``name, name, …`` (plain names, no aliases) as its names; None for anything else."""
+    names = [token.text for token in tokens[0::2] if _is_name(token) and token.name != "BACKTICKED"]
+    commas = tokens[1::2]
+    if len(names) != len(tokens[0::2]) or any(token.name != "ASCII_44" for token in commas):
+        return None
+    return names if len(tokens) % 2 == 1 else None
+
+
+def split_select(text: str) -> tuple[str, str, str] | None:
+    """A SELECT's three builder parts, when it is as plain as the builder makes.
+
+    ``SELECT columns FROM name, name … [WHERE …] [GROUP BY …] [ORDER BY …] [LIMIT n]``
+    gives ``(columns, "name, name", conditions)``, the conditions with their GROUP BY,
+    ORDER BY and LIMIT as Lasair's builder takes them. Anything else (joins, aliases,
+    subqueries in FROM, WITH, UNION…) gives None: it can only be run as written.
+
+    Parameters
+    ----------
+    text
+        One SELECT statement.
+
+    Returns
+    -------
+    tuple of str or None
+        ``(selected, tables, conditions)``, or None.
+    """
+    try:
+        tokens = _tokens(text, "the query")
+    except QueryError:
+        return None
+    while tokens and tokens[-1].name == "ASCII_59":  # a trailing semicolon
+        tokens.pop()
+    top = list(_top_level(tokens))
+    froms = [index for index, token in top if token.name == "FROM"]
+    if not top or top[0][1].name != "SELECT" or len(froms) != 1 or froms[0] < 2:
+        return None
+    start = froms[0]
+    after = next(
+        (index for index, token in top if index > start and token.name in _AFTER_TABLES), None
+    )
+    names = _table_list(tokens[start + 1 : after])
+    if not names:
+        return None
+    selected = text[tokens[0].end : tokens[start].start].strip()
+    conditions = ""
+    if after is not None:
+        where = tokens[after].name == "WHERE" and after + 1 < len(tokens)
+        begin = tokens[after + 1].start if where else tokens[after].start
+        conditions = text[begin : tokens[-1].end].strip()
+    return selected, ", ".join(names), conditions
+
+
 def split_conditions(conditions: str) -> tuple[str, str, str]:
     """``conditions`` as its WHERE condition, its clauses and its LIMIT.
 

@@ -408,6 +408,26 @@ class Archive:
             known = lasair_query.table_names(connection)
         return lasair_query.build_query(selected, tables, conditions, known, dialect=dialect)
 
+    @staticmethod
+    def split_select(sql: str) -> tuple[str, str, str] | None:
+        """The builder's parts of a plain SELECT: ``(selected, tables, conditions)``.
+
+        For ``SELECT columns FROM name, … [WHERE …] [GROUP BY / ORDER BY / LIMIT …]``;
+        None for anything the builder cannot hold (joins, aliases, subqueries in FROM,
+        WITH, UNION). Nothing is run.
+
+        Parameters
+        ----------
+        sql
+            One SELECT statement.
+
+        Returns
+        -------
+        tuple of str or None
+            The parts :meth:`lasair_sql` takes back, or None.
+        """
+        return lasair_query.split_select(sql)
+
     def schema(self) -> Any:
         """Tables and columns a user can query, with types and descriptions.
 

@@ -11,6 +11,11 @@ base64-encoded (about 1.1 MB instead of 2.6 MB). The browser unpacks it with
 (``globalThis`` caches the module promise), as the CDN URL would have been once. Without
 network the HiPS sky images stay blank; catalogues, MOCs, shapes and markers are drawn by
 the local code and still show.
+
+Tables travel as BINARY VOTables (:func:`binary_votable`), not the TABLEDATA XML ipyaladin
+writes: for 10⁵ rows astropy's writer takes 2 s and the browser's DOM parse of 10⁵ × 3
+``<TD>`` elements 15–25 s; the binary form is written by numpy in tens of milliseconds
+and parsed by Aladin Lite in one pass over a byte array.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ import functools
 import gzip
 import json
 import re
+from typing import Any, BinaryIO
+from xml.sax.saxutils import quoteattr
 
 import ipyaladin
+import numpy as np
+from astropy.table import Table
 
 from lasair_nb.widgets.assets import (
     ALADIN_LITE_VERSION,
@@ -121,6 +130,90 @@ def local_esm() -> str:
     return CDN_IMPORT.sub(lambda _: loader, esm, count=1)
 
 
+_VOTABLE = """<?xml version="1.0" encoding="utf-8"?>
+<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">
+<RESOURCE type="results"><TABLE>
+{fields}
+<DATA><BINARY><STREAM encoding="base64">{stream}</STREAM></BINARY></DATA>
+</TABLE></RESOURCE></VOTABLE>
+"""
+
+
+def _column_layout(name: str, column: Any) -> tuple[np.ndarray, str]:
+    """A column's values as big-endian numpy records, and its VOTable FIELD."""
+    values = np.ma.getdata(column)
+    masked = np.ma.getmaskarray(column)
+    unit = getattr(column, "unit", None)
+    attributes = f"name={quoteattr(name)}"
+    if unit is not None:
+        attributes += f" unit={quoteattr(str(unit))}"
+    if values.dtype.kind in "US" or values.dtype == object:
+        if values.dtype == object:
+            masked = masked | np.array([value is None for value in values], dtype=bool)
+        text = np.char.encode(values.astype(str), "utf-8") if values.dtype.kind != "S" else values
+        text = np.where(masked, b"", text)
+        width = max(int(np.char.str_len(text).max()) if len(text) else 0, 1)
+        # one length for every row (shorter values padded with spaces): numpy writes the
+        # records in one go; Aladin Lite reads each length, so the padding stays in the value
+        padded = np.char.ljust(text.astype(f"S{width}"), width)
+        record = np.empty(len(values), dtype=[("n", ">u4"), ("s", f"S{width}")])
+        record["n"], record["s"] = width, padded
+        return record, f'<FIELD {attributes} datatype="char" arraysize="*"/>'
+    if values.dtype.kind == "b":
+        return values.astype(">u1"), f'<FIELD {attributes} datatype="unsignedByte"/>'
+    if (
+        values.dtype.kind in "iu"
+        and not masked.any()
+        and (not len(values) or (values.min() >= -(2**31) and values.max() < 2**31))
+    ):
+        return values.astype(">i4"), f'<FIELD {attributes} datatype="int"/>'
+    if values.dtype.kind in "iuf":  # wide integers as doubles: Aladin Lite shows longs as BigInt
+        floats = values.astype(">f8")
+        floats[masked] = np.nan
+        return floats, f'<FIELD {attributes} datatype="double"/>'
+    raise ValueError(f"column {name!r} of type {values.dtype} cannot go into a VOTable here")
+
+
+def binary_votable(table: Table) -> bytes:
+    """A table as a VOTable 1.4 with a BINARY (base64) stream, written by numpy.
+
+    Strings become ``char`` with ``arraysize="*"`` (Aladin Lite 3 reads no fixed-size
+    char arrays and no ``unicodeChar``), padded with spaces to the longest value; booleans
+    ``unsignedByte``; integers that fit ``int``, other numbers ``double`` (masked → NaN).
+    Units are kept. The result is a valid VOTable (astropy reads it back).
+
+    Parameters
+    ----------
+    table
+        The rows to send.
+
+    Returns
+    -------
+    bytes
+        The VOTable document.
+    """
+    fields, parts = [], []
+    for name in table.colnames:
+        values, field = _column_layout(str(name), table[name])
+        fields.append(field)
+        parts.append(values)
+    record = np.empty(len(table), dtype=[(f"c{i}", part.dtype) for i, part in enumerate(parts)])
+    for i, part in enumerate(parts):
+        record[f"c{i}"] = part
+    stream = base64.encodebytes(record.tobytes()).decode("ascii")
+    return _VOTABLE.format(fields="\n".join(fields), stream=stream).encode("utf-8")
+
+
+class _BinaryVOTableTable(Table):
+    """A table that ipyaladin's ``add_table`` writes as :func:`binary_votable`."""
+
+    def write(self, target: BinaryIO, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if kwargs.get("format") != "votable":
+            super().write(target, *args, **kwargs)
+            return
+        target.write(binary_votable(self))
+
+
 class LocalAladin(ipyaladin.Aladin):
     """An ``ipyaladin.Aladin`` that needs no CDN: Aladin Lite comes with ``lasair_nb``.
 
@@ -143,3 +236,10 @@ class LocalAladin(ipyaladin.Aladin):
     @property
     def _esm(self) -> str:  # type: ignore[override]  # anywidget reads it once, on creation
         return local_esm()
+
+    def add_table(self, table: Table, **options: Any) -> Any:
+        """As ``ipyaladin.Aladin.add_table``, sending the table as a BINARY VOTable.
+
+        See :func:`binary_votable`; a 10⁵-row table goes in well under a second.
+        """
+        return super().add_table(_BinaryVOTableTable(table, copy=False), **options)

@@ -49,38 +49,50 @@ _MPL_MARKERS = {"detection": "o", "limit": "v", "forced": "s"}
 _SELECTED_STYLE = {"stroke": "black", "stroke-width": 3}
 
 
-def _points(curve: pd.DataFrame, kind: str, x_column: str) -> pd.DataFrame:
-    """The plotted numbers of a light curve: x, y, error-bar ends; NaN y dropped."""
-    magnitude = kind in MAGNITUDE_KINDS
-    if magnitude:
-        y = curve["mag"].astype(float)
+def _columns(curve: pd.DataFrame, kind: str, x_column: str) -> dict[str, Any]:
+    """The plotted numbers of a light curve, as arrays: x, y, error-bar ends, what each is.
+
+    Also ``date`` (the UTC calendar date to the minute, for hovering) and ``plotted``
+    (whether x and y are finite numbers). Arrays, not a frame: a light curve is split
+    nine ways (band × role) and numpy masks cost a fraction of pandas indexing.
+    """
+    if kind in MAGNITUDE_KINDS:
+        y = curve["mag"].to_numpy(dtype=float, na_value=np.nan)
         if "mag_err" in curve:
-            low = y - curve["mag_err"].astype(float)
-            high = y + curve["mag_err"].astype(float)
+            minus = plus = curve["mag_err"].to_numpy(dtype=float, na_value=np.nan)
         else:  # diffmag: asymmetric, "plus" is fainter (a larger magnitude)
-            low = y - curve["mag_err_minus"].astype(float)
-            high = y + curve["mag_err_plus"].astype(float)
+            minus = curve["mag_err_minus"].to_numpy(dtype=float, na_value=np.nan)
+            plus = curve["mag_err_plus"].to_numpy(dtype=float, na_value=np.nan)
     else:
-        y = curve["flux"].astype(float) * MICROJANSKY_PER_JANSKY
-        error = curve["flux_err"].astype(float) * MICROJANSKY_PER_JANSKY
-        low, high = y - error, y + error
-    points = pd.DataFrame(
-        {
-            "x": curve[x_column].astype(float).to_numpy(),
-            "y": y.to_numpy(),
-            "low": low.to_numpy(),
-            "high": high.to_numpy(),
-            "mjd": curve["mjd"].astype(float).to_numpy(),
-            "time": curve["time"].to_numpy(),
-            "candid": curve["candid"].to_numpy(),
-            "measurement": curve["measurement"].to_numpy(),
-        }
-    )
-    return points[np.isfinite(points["y"]) & np.isfinite(points["x"])].reset_index(drop=True)
+        y = curve["flux"].to_numpy(dtype=float, na_value=np.nan) * MICROJANSKY_PER_JANSKY
+        minus = plus = (
+            curve["flux_err"].to_numpy(dtype=float, na_value=np.nan) * MICROJANSKY_PER_JANSKY
+        )
+    x = curve[x_column].to_numpy(dtype=float, na_value=np.nan)
+    time = curve["time"].array  # a DatetimeArray: an object array of Timestamps costs ~10 ms
+    # numpy's datetime strings are ~5x faster than strftime
+    minutes = pd.DatetimeIndex(time).tz_convert("UTC").tz_localize(None).to_numpy("datetime64[m]")
+    return {
+        "x": x,
+        "y": y,
+        "low": y - minus,
+        "high": y + plus,
+        "mjd": curve["mjd"].to_numpy(dtype=float, na_value=np.nan),
+        "time": time,
+        "candid": curve["candid"].array,  # Int64: a float would round the candid
+        "measurement": curve["measurement"].to_numpy(dtype=object),
+        "band": curve["band"].to_numpy(dtype=object),
+        "upper_limit": curve["upper_limit"].astype(bool).to_numpy(),
+        "date": np.char.replace(np.datetime_as_string(minutes, unit="m"), "T", " "),
+        "plotted": np.isfinite(x) & np.isfinite(y),
+    }
 
 
-def _no_points() -> pd.DataFrame:
-    """What a mark with no points shows (the columns of :func:`_points`)."""
+POINT_COLUMNS = ("x", "y", "low", "high", "mjd", "time", "candid", "measurement")
+"""The columns of ``LightCurvePlot.points`` frames."""
+
+
+def _empty_points() -> pd.DataFrame:
     columns = {name: pd.Series(dtype=float) for name in ("x", "y", "low", "high", "mjd")}
     columns.update(
         time=pd.Series(dtype="datetime64[ns, UTC]"),
@@ -90,39 +102,61 @@ def _no_points() -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _hover_text(points: pd.DataFrame, band: str, role: str, unit: str) -> list[str]:
-    """One line per point: what it is, its value, MJD and calendar date (UTC)."""
-    if not len(points):
-        return []
-    dates = pd.to_datetime(points["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+_EMPTY_POINTS = _empty_points()
+
+
+def _no_points() -> pd.DataFrame:
+    """What a mark with no points shows (the columns of ``LightCurvePlot.points``)."""
+    return _EMPTY_POINTS.copy()  # building it costs ~2 ms, copying it a tenth
+
+
+def _hover_text(points: dict[str, Any], band: str, role: str, unit: str) -> list[str]:
+    """One line per point: what it is, its value, MJD and calendar date (UTC, to the minute)."""
+    y, low, high = points["y"], points["low"], points["high"]
     texts = []
-    for y, low, high, mjd, date, measurement in zip(
-        points["y"],
-        points["low"],
-        points["high"],
-        points["mjd"],
-        dates,
-        points["measurement"],
+    for value, up, down, error, mjd, date, measurement in zip(
+        y.tolist(),
+        (high - y).tolist(),
+        (y - low).tolist(),
+        (np.isfinite(low) & np.isfinite(high)).tolist(),
+        points["mjd"].tolist(),
+        points["date"].tolist(),
+        points["measurement"].tolist(),
         strict=True,
     ):
         if role == "limit":
-            value = f"limit {y:.2f} {unit}"
-        elif np.isfinite(low) and np.isfinite(high):
-            value = f"{y:.2f} (+{high - y:.2f}/-{y - low:.2f}) {unit}"
+            shown = "limit %.2f %s" % (value, unit)  # noqa: UP031 - %-format is the fast one
+        elif error:
+            shown = "%.2f (+%.2f/-%.2f) %s" % (value, up, down, unit)  # noqa: UP031
         else:
-            value = f"{y:.2f} {unit}"
-        texts.append(f"{band} {measurement}: {value} · MJD {mjd:.4f} · {date} UTC")
+            shown = "%.2f %s" % (value, unit)  # noqa: UP031
+        texts.append("%s %s: %s · MJD %.4f · %s UTC" % (band, measurement, shown, mjd, date))  # noqa: UP031
     return texts
 
 
-def _error_segments(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _error_segments(points: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The x and y of vertical bars joined into one line broken by NaNs."""
-    usable = points[np.isfinite(points["low"]) & np.isfinite(points["high"])]
-    count = len(usable)
-    x = np.repeat(usable["x"].to_numpy(), 3)
+    usable = np.isfinite(points["low"]) & np.isfinite(points["high"])
+    count = int(np.count_nonzero(usable))
+    x = np.repeat(points["x"][usable], 3)
     y = np.empty(3 * count)
-    y[0::3], y[1::3], y[2::3] = usable["low"].to_numpy(), usable["high"].to_numpy(), np.nan
+    y[0::3], y[1::3], y[2::3] = points["low"][usable], points["high"][usable], np.nan
     return x, y
+
+
+class _Marks(dict):
+    """``{(band, role): mark}`` that makes a mark when it is first asked for.
+
+    Each bqplot mark costs about half a millisecond to make, and most objects have no i
+    band and show no forced points (a toggle).
+    """
+
+    def __init__(self, make: Callable[[str, str], bq.Scatter]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: tuple[str, str]) -> bq.Scatter:
+        return self._make(*key)
 
 
 class LightCurvePlot(widgets.VBox):
@@ -153,58 +187,71 @@ class LightCurvePlot(widgets.VBox):
         self.y_axis = bq.Axis(
             scale=self.y_scale, side="left", label=AXIS_LABELS["mag"], tick_format=".1f"
         )
-        scales = {"x": self.x_scale, "y": self.y_scale}
-        self.marks: dict[tuple[str, str], bq.Scatter] = {}
+        self.marks: dict[tuple[str, str], bq.Scatter] = _Marks(self._make_mark)
         self.error_bars: dict[tuple[str, str], bq.Lines] = {}
-        self.points: dict[tuple[str, str], pd.DataFrame] = {}
+        self.points: dict[tuple[str, str], pd.DataFrame] = {
+            (band, role): _no_points() for band in BAND_COLOURS for role in ROLES
+        }
         self.kind = "mag"
         self.x_label = "time (MJD)"
         self.title = ""
-        tooltip = bq.Tooltip(fields=["name"], show_labels=False)
-        error_marks, point_marks = [], []
-        for band, colour in BAND_COLOURS.items():
-            for role in ("detection", "forced"):
-                bars = bq.Lines(
-                    x=[], y=[], scales=scales, colors=[colour], stroke_width=1, opacities=[0.6]
-                )
-                self.error_bars[(band, role)] = bars
-                error_marks.append(bars)
-            for role in ROLES:
-                scatter = bq.Scatter(
-                    x=[],
-                    y=[],
-                    scales=scales,
-                    colors=[colour],
-                    marker=_MARKERS[role],
-                    default_size=48 if role == "detection" else 40,
-                    fill=role != "forced",
-                    stroke=colour if role == "forced" else None,
-                    opacities=[0.55 if role == "limit" else 1.0],
-                    names=None,
-                    display_names=False,
-                    tooltip=tooltip,
-                    labels=[f"{band} {role}"],
-                    display_legend=role == "detection",
-                    selected_style=_SELECTED_STYLE if role == "detection" else {},
-                )
-                self.marks[(band, role)] = scatter
-                point_marks.append(scatter)
-                self.points[(band, role)] = pd.DataFrame()
+        self._tooltip = bq.Tooltip(fields=["name"], show_labels=False)
+        self._click_callbacks: list[Callable[[int], None]] = []
         self.pan_zoom = bq.interacts.PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]})
         self.figure = bq.Figure(
-            marks=error_marks + point_marks,
+            marks=[],
             axes=[self.x_axis, self.y_axis],
             interaction=self.pan_zoom,
             legend_location="top-right",
             fig_margin={"top": 40, "bottom": 50, "left": 70, "right": 20},
             layout=widgets.Layout(width="100%", height="420px"),
         )
+        for band in ("g", "r"):  # the marks almost every ZTF object needs; others on demand
+            for role in ("detection", "limit"):
+                self._make_mark(band, role, attach=False)
+        self._attach_marks()
         self.figure.add_class("lasair-light-curve")
         self.note = widgets.HTML()
-        self._click_callbacks: list[Callable[[int], None]] = []
-        for band in BAND_COLOURS:
-            self.marks[(band, "detection")].on_element_click(self._clicked)
         super().__init__([self.figure, self.note], **kwargs)
+
+    def _make_mark(self, band: str, role: str, attach: bool = True) -> bq.Scatter:
+        """The scatter (and error bars) of one band and role, added to the figure."""
+        colour = BAND_COLOURS[band]
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        if role in ("detection", "forced"):
+            self.error_bars[(band, role)] = bq.Lines(
+                x=[], y=[], scales=scales, colors=[colour], stroke_width=1, opacities=[0.6]
+            )
+        scatter = bq.Scatter(
+            x=[],
+            y=[],
+            scales=scales,
+            colors=[colour],
+            marker=_MARKERS[role],
+            default_size=48 if role == "detection" else 40,
+            fill=role != "forced",
+            stroke=colour if role == "forced" else None,
+            opacities=[0.55 if role == "limit" else 1.0],
+            names=None,
+            display_names=False,
+            tooltip=self._tooltip,
+            labels=[f"{band} {role}"],
+            display_legend=False,
+            selected_style=_SELECTED_STYLE if role == "detection" else {},
+        )
+        if role == "detection":
+            scatter.on_element_click(self._clicked)
+        dict.__setitem__(self.marks, (band, role), scatter)
+        if attach:
+            self._attach_marks()
+        return scatter
+
+    def _attach_marks(self) -> None:
+        """Put the marks on the figure: error bars under points, bands and roles in order."""
+        order = [(band, role) for band in BAND_COLOURS for role in ROLES]
+        bars = [self.error_bars[key] for key in order if key in self.error_bars]
+        points = [self.marks[key] for key in order if key in self.marks]
+        self.figure.marks = bars + points
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -238,37 +285,36 @@ class LightCurvePlot(widgets.VBox):
             The figure title.
         """
         unit = "mag" if kind in MAGNITUDE_KINDS else "µJy"
+        every = _columns(curve, kind, x_column) if len(curve) else None
         hidden = 0
         for band in BAND_COLOURS:
-            rows = curve[curve["band"] == band] if len(curve) else curve
-            if len(rows):
-                is_forced = rows["measurement"] == "forced"
-                limits = rows["upper_limit"].astype(bool)
-                parts = {
-                    "detection": rows[rows["measurement"] == "detection"],
-                    "limit": rows[limits & (~is_forced | show_forced)],
-                    "forced": rows[is_forced & ~limits] if show_forced else rows.iloc[:0],
-                }
-            else:
-                parts = dict.fromkeys(ROLES, rows)
-            for role, part in parts.items():
-                points = _points(part, kind, x_column) if len(part) else _no_points()
-                hidden += len(part) - len(points)
-                self.points[(band, role)] = points
+            for role, (columns, missing) in self._split(every, band, show_forced).items():
+                hidden += missing
+                if columns is None and (band, role) not in self.marks:
+                    self.points[(band, role)] = _no_points()
+                    continue  # no mark made for nothing
                 scatter = self.marks[(band, role)]
+                if columns is None:
+                    self.points[(band, role)] = _no_points()
+                    x, y, texts = np.empty(0), np.empty(0), []
+                    bar_x, bar_y = np.empty(0), np.empty(0)
+                else:
+                    self.points[(band, role)] = pd.DataFrame(
+                        {name: columns[name] for name in POINT_COLUMNS}
+                    )
+                    x, y = columns["x"], columns["y"]
+                    texts = _hover_text(columns, band, role, unit)
+                    bar_x, bar_y = _error_segments(columns)
                 with scatter.hold_sync():
                     scatter.selected = None
-                    scatter.x = points["x"].to_numpy(dtype=float)
-                    scatter.y = points["y"].to_numpy(dtype=float)
-                    texts = _hover_text(points, band, role, unit)
+                    scatter.x, scatter.y = x, y
                     # bqplot cannot serialise an empty array of names
                     scatter.names = np.array(texts, dtype=str) if texts else None
-                    scatter.display_legend = role == "detection" and bool(len(points))
+                    scatter.display_legend = role == "detection" and bool(len(x))
                 if (band, role) in self.error_bars:
                     bars = self.error_bars[(band, role)]
-                    x, y = _error_segments(points)
                     with bars.hold_sync():
-                        bars.x, bars.y = x, y
+                        bars.x, bars.y = bar_x, bar_y
         self.kind = kind
         self.x_label = x_label
         self.title = title
@@ -287,6 +333,35 @@ class LightCurvePlot(widgets.VBox):
             if hidden
             else ""
         )
+
+    @staticmethod
+    def _split(
+        every: dict[str, Any] | None, band: str, show_forced: bool
+    ) -> dict[str, tuple[dict[str, Any] | None, int]]:
+        """Each role's plotted columns of one band (None: none), and its rows not plotted.
+
+        Rows are not plotted when their value is unknown. Roles: detections; limits
+        (non-detections, and forced points below the threshold when forced photometry is
+        shown); measured forced points when it is shown.
+        """
+        if every is None:
+            return dict.fromkeys(ROLES, (None, 0))
+        in_band = every["band"] == band
+        measurement, limit = every["measurement"], every["upper_limit"]
+        forced = measurement == "forced"
+        roles = {
+            "detection": measurement == "detection",
+            "limit": limit & (~forced | show_forced),
+            "forced": forced & ~limit & show_forced,
+        }
+        split: dict[str, tuple[dict[str, Any] | None, int]] = {}
+        for role, chosen in roles.items():
+            rows = in_band & chosen
+            shown = rows & every["plotted"]
+            missing = int(np.count_nonzero(rows)) - int(np.count_nonzero(shown))
+            columns = {name: values[shown] for name, values in every.items()}
+            split[role] = (columns if np.any(shown) else None, missing)
+        return split
 
     def reset_zoom(self) -> None:
         """Fit the axes to the points again (after zooming or panning)."""

@@ -22,11 +22,13 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -120,6 +122,54 @@ def _is_known(value: Any) -> bool:
     return not (isinstance(value, str) and not value.strip())
 
 
+class _Detail:
+    """An attribute filled with the details, after the light curve is drawn.
+
+    Reading it finishes loading first (:meth:`ObjectViewer.finish_loading`), so code in the
+    same cell as the constructor sees it filled.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_detail_{name}"
+
+    def __get__(self, viewer: ObjectViewer | None, owner: type | None = None) -> Any:
+        if viewer is None:
+            return self
+        if not viewer._finishing:
+            viewer.finish_loading()
+        return viewer.__dict__[self.slot]
+
+    def __set__(self, viewer: ObjectViewer, value: Any) -> None:
+        viewer.__dict__[self.slot] = value
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (JupyterLab, Voila, nbclient)."""
+    try:
+        from IPython import get_ipython  # noqa: PLC0415 - only asked once per viewer
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _soon(callback: Callable[[], None], defer: bool) -> None:
+    """Run ``callback`` when the event loop next runs (with ``defer``), or now.
+
+    In a kernel the loop runs once the cell returns: the widgets drawn so far are shown
+    first. Without a running loop the callback runs now.
+    """
+    if defer:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            loop.call_soon(callback)
+            return
+    callback()
+
+
 class ObjectViewer(widgets.VBox):
     """An archive object: light curve, cutouts, sky view, summary and annotations.
 
@@ -131,6 +181,11 @@ class ObjectViewer(widgets.VBox):
         The ZTF objectId to show first.
     object_ids
         The result list it was opened from (previous/next walk it); default just this one.
+    defer_details
+        Draw the light curve and return, loading the summary, annotations, cutouts and sky
+        view when the event loop next runs (in a kernel: as soon as the cell returns).
+        Reading any of those attributes loads them at once. Default: True in a Jupyter
+        kernel, else False (everything is loaded before the constructor returns).
 
     Attributes
     ----------
@@ -186,10 +241,35 @@ class ObjectViewer(widgets.VBox):
     zoom = traitlets.Bool(True, help="Whether dragging and scrolling pan and zoom the plot.")
     can_annotate = traitlets.Bool(help="Whether the annotation form is offered.")
 
+    # Loaded after the light curve is drawn (see ``finish_loading``).
+    cutouts = _Detail()
+    summary = _Detail()
+    sherlock = _Detail()
+    tns = _Detail()
+    annotations = _Detail()
+    annotation_history = _Detail()
+    neighbours = _Detail()
+    cutout_view = _Detail()
+    sky = _Detail()
+    summary_view = _Detail()
+    features_view = _Detail()
+    annotations_view = _Detail()
+    export_links = _Detail()
+    form = _Detail()
+
     def __init__(
-        self, archive: Archive, object_id: str, object_ids: list[str] | None = None, **kwargs: Any
+        self,
+        archive: Archive,
+        object_id: str,
+        object_ids: list[str] | None = None,
+        *,
+        defer_details: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         self.archive = archive
+        self._defer = _in_kernel() if defer_details is None else bool(defer_details)
+        self._details_pending = False
+        self._finishing = False
         self.record: ObjectRecord | None = None
         self.lightcurve = pd.DataFrame()
         self.folded_lightcurve: pd.DataFrame | None = None
@@ -209,15 +289,7 @@ class ObjectViewer(widgets.VBox):
         self.notice = Notice()
         self.plot = LightCurvePlot(layout=widgets.Layout(flex="3 1 0", min_width="480px"))
         self.plot.on_detection_click(self._detection_clicked)
-        self.cutout_view = CutoutView()
-        self.sky = widgets.VBox(layout=widgets.Layout(min_height="40px"))
-        self.summary_view = widgets.HTML(layout=widgets.Layout(flex="1 1 0", min_width="320px"))
-        self.features_view = widgets.HTML()
-        self.annotations_view = widgets.HTML()
-        self.export_links = widgets.HTML()
         self._build_controls()
-        self._build_annotation_form()
-
         header = widgets.HBox(
             [self.previous_button, self.title, self.next_button],
             layout=widgets.Layout(align_items="center"),
@@ -234,25 +306,17 @@ class ObjectViewer(widgets.VBox):
             ],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
-        side = widgets.VBox(
-            [self.cutout_view, self.sky], layout=widgets.Layout(flex="2 1 0", min_width="470px")
-        )
-        extras = widgets.Accordion(
-            children=[self.features_view, widgets.VBox([self.annotations_view, self.form])],
-            titles=("features", "annotations"),
-        )
-        export = widgets.HBox(
-            [self.png_button, self.csv_button, self.export_links],
-            layout=widgets.Layout(align_items="center"),
-        )
+        # Filled by _build_details once the light curve is shown: cutouts and sky beside the
+        # plot; export, summary, features and annotations below it.
+        self._side = widgets.VBox(layout=widgets.Layout(flex="2 1 0", min_width="470px"))
+        self._below = widgets.VBox()
+        self._details_built = False
         super().__init__(
             [
                 header,
                 controls,
-                widgets.HBox([self.plot, side], layout=widgets.Layout(flex_flow="row wrap")),
-                export,
-                self.summary_view,
-                extras,
+                widgets.HBox([self.plot, self._side], layout=widgets.Layout(flex_flow="row wrap")),
+                self._below,
                 self.notice,
             ],
             **kwargs,
@@ -261,6 +325,33 @@ class ObjectViewer(widgets.VBox):
         self.can_annotate = archive.user not in READ_ONLY_USERS
         self.object_ids = list(object_ids) if object_ids else [object_id]
         self.object_id = object_id
+
+    def _build_details(self) -> None:
+        """The widgets beside and below the plot (built once, after the light curve)."""
+        self._details_built = True
+        self.cutout_view = CutoutView()
+        self.sky = widgets.VBox(layout=widgets.Layout(min_height="40px"))
+        self.summary_view = widgets.HTML(layout=widgets.Layout(flex="1 1 0", min_width="320px"))
+        self.features_view = widgets.HTML()
+        self.annotations_view = widgets.HTML()
+        self.export_links = widgets.HTML()
+        self.png_button = widgets.Button(description="PNG", icon="download", tooltip="the plot")
+        self.csv_button = widgets.Button(
+            description="CSV", icon="download", tooltip="the light curve"
+        )
+        self.png_button.on_click(lambda _: self._offer_download("png"))
+        self.csv_button.on_click(lambda _: self._offer_download("csv"))
+        self._build_annotation_form()
+        extras = widgets.Accordion(
+            children=[self.features_view, widgets.VBox([self.annotations_view, self.form])],
+            titles=("features", "annotations"),
+        )
+        export = widgets.HBox(
+            [self.png_button, self.csv_button, self.export_links],
+            layout=widgets.Layout(align_items="center"),
+        )
+        self._side.children = [self.cutout_view, self.sky]
+        self._below.children = [export, self.summary_view, extras]
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -297,12 +388,6 @@ class ObjectViewer(widgets.VBox):
         ):
             widgets.link((self, trait), (control, "value"))
         self.period_box.observe(self._period_typed, names="value")
-        self.png_button = widgets.Button(description="PNG", icon="download", tooltip="the plot")
-        self.csv_button = widgets.Button(
-            description="CSV", icon="download", tooltip="the light curve"
-        )
-        self.png_button.on_click(lambda _: self._offer_download("png"))
-        self.csv_button.on_click(lambda _: self._offer_download("csv"))
 
     def _build_annotation_form(self) -> None:
         self.tag_input = widgets.TagsInput(allowed_tags=[], allow_duplicates=False)
@@ -340,8 +425,13 @@ class ObjectViewer(widgets.VBox):
         self.load(change["new"])
 
     def load(self, object_id: str) -> None:
-        """Load an object (what setting ``object_id`` does); errors go to ``notice``."""
+        """Load an object (what setting ``object_id`` does); errors go to ``notice``.
+
+        The light curve is drawn at once; the summary, annotations, cutouts and sky view
+        follow as soon as the running cell returns (:meth:`finish_loading`).
+        """
         self.notice.clear()
+        self._details_pending = False
         try:
             record = self.archive.object(object_id)
         except (LasairError, ValueError) as error:
@@ -360,14 +450,49 @@ class ObjectViewer(widgets.VBox):
                 self.period_box.value = self.ls_period
             self.phase = 0.0
             self.selected_candid = None
+            self.sherlock, self.tns, self.summary = {}, pd.DataFrame(), {}
+            self.annotations = self.annotation_history = pd.DataFrame()
             self.neighbours = None
         finally:
             self._loading = False
         self._update_navigation()
-        self._load_context()
         self._redraw()
-        latest = record.summary.get("latest_candid")
-        self.selected_candid = int(latest) if _is_known(latest) else None
+        self._details_pending = True
+        _soon(self.finish_loading, self._defer)
+
+    def finish_loading(self) -> None:
+        """Load what is shown beside the light curve now, if it is not loaded yet.
+
+        Sherlock and TNS, the summary, features, annotations, the latest alert's cutouts
+        and the sky view. Reading any of those attributes calls this first.
+        """
+        if self._finishing:
+            return
+        self._finishing = True
+        try:
+            if not self._details_built:
+                self._build_details()
+            if self._details_pending:
+                self._details_pending = False
+                self._load_details()
+        finally:
+            self._finishing = False
+
+    def _load_details(self) -> None:
+        record = self.record
+        if record is None:
+            return
+        self._load_context()
+        candid = self.selected_candid
+        if candid is None:
+            latest = record.summary.get("latest_candid")
+            candid = int(latest) if _is_known(latest) else None
+        self._loading = True  # shown once, below
+        try:
+            self.selected_candid = candid
+        finally:
+            self._loading = False
+        self._show_cutouts(candid)
         self._update_sky()
 
     def _lomb_scargle_period(self) -> float | None:
@@ -469,7 +594,8 @@ class ObjectViewer(widgets.VBox):
                 title=f"{record.object_id}: {kind_name}",
             )
         self.plot.select(self.selected_candid)
-        self.export_links.value = ""
+        if self._details_built:
+            self.export_links.value = ""
 
     def _fold(self, curve: pd.DataFrame, period: float) -> pd.DataFrame:
         """As ``ObjectRecord.fold``: detections and forced points, phase shifted."""
@@ -494,8 +620,11 @@ class ObjectViewer(widgets.VBox):
 
     @traitlets.observe("selected_candid")
     def _candid_changed(self, change: dict[str, Any]) -> None:
-        candid = change["new"]
-        self.plot.select(candid)
+        self.plot.select(change["new"])
+        if not self._loading and not self._details_pending:
+            self._show_cutouts(change["new"])
+
+    def _show_cutouts(self, candid: int | None) -> None:
         if candid is None or self.record is None:
             self.cutouts = None
             self.cutout_view.clear("no alert selected: click a detection")

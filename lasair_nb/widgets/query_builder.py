@@ -9,8 +9,11 @@ The widget has four parts, top to bottom:
   ``area:N``, ``WHERE`` conditions) and the SQL box, always visible. While ``mode`` is
   ``"builder"`` the SQL box shows the SELECT the builder makes
   (:meth:`~lasair_nb.client.archive.Archive.lasair_sql`); typing in the SQL box switches
-  ``mode`` to ``"sql"`` and the SQL is run as written; editing the builder again (or
-  setting ``mode = "builder"``) rebuilds the SQL from it;
+  ``mode`` to ``"sql"`` and the SQL is run as written, while the builder shows the typed
+  SELECT's columns, tables and conditions when it is as plain as the builder makes
+  (:meth:`~lasair_nb.client.archive.Archive.split_select`; joins, aliases and WITH it
+  cannot hold, and says so); editing the builder again (or setting ``mode = "builder"``)
+  rebuilds the SQL from it;
 * **Run** and **Cancel** with a progress bar (seconds used of the statement timeout);
   Cancel stops the statement in PostgreSQL (:class:`~lasair_nb.client.cancellation.Cancellation`);
 * the **result**, a paged table whose objectId cells open the ``ObjectViewer`` below it;
@@ -104,6 +107,8 @@ class QueryBuilder(widgets.VBox):
     schema_rows : pandas.DataFrame
         The schema rows the browser shows (``table``, ``column``, ``type``,
         ``description``), after the table choice and the search.
+    sql_in_builder : bool
+        Whether the builder shows the typed SQL's parts (a plain SELECT).
     object_buttons : list of ipywidgets.Button
         The objectId cells of the page shown; a click opens the ObjectViewer.
     viewer : ipywidgets.Widget or None
@@ -155,6 +160,7 @@ class QueryBuilder(widgets.VBox):
         self._finished = threading.Event()
         self._finished.set()
         self.builder_error = ""
+        self.sql_in_builder = False
         self._foreign_sql: str | None = None  # another user's loaded query, unedited
         self._queries = pd.DataFrame(columns=["owner", "name", "description", "sql"])
         self._cells: list[widgets.Widget] = []
@@ -396,6 +402,8 @@ class QueryBuilder(widgets.VBox):
 
     @traitlets.observe("selected", "tables", "conditions", "dialect")
     def _builder_edited(self, _change: dict[str, Any]) -> None:
+        if self._building:
+            return  # filled from the SQL box
         if self.mode == "builder":
             self.rebuild()
         else:
@@ -414,6 +422,26 @@ class QueryBuilder(widgets.VBox):
         if self._foreign_sql is not None and change["new"] != self._foreign_sql:
             self._foreign_sql = None  # edited: the user's own SQL now
         self.mode = "sql"
+        self._builder_follows_sql(change["new"])
+
+    def _builder_follows_sql(self, sql: str) -> None:
+        """Show a plain typed SELECT's parts in the builder (it still runs as typed)."""
+        parts = self.archive.split_select(sql)
+        if parts is None:
+            self.sql_in_builder = False
+            self._builder_notice.info(
+                "the builder cannot hold this SQL (joins, aliases, subqueries or WITH): "
+                "it runs as typed"
+            )
+            return
+        self._building = True  # the builder's fields change without rebuilding the SQL
+        try:
+            self.dialect = "postgresql"  # what the SQL box takes
+            self.selected, self.tables, self.conditions = parts
+        finally:
+            self._building = False
+        self.sql_in_builder = True
+        self._builder_notice.clear()
 
     def _show_mode(self) -> None:
         if self.mode == "builder":

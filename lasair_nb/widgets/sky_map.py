@@ -4,7 +4,12 @@ Layers, each kept as an attribute and drawn as Aladin overlays:
 
 ``objects``
     Archive objects detected in the time window (or the rows of a SELECT), clickable: a
-    click sets ``selected_object`` and opens an ``ObjectViewer`` below the sky.
+    click sets ``selected_object`` and opens an ``ObjectViewer`` below the sky. Up to
+    ``max_markers`` objects in the view are drawn one by one; more are drawn as their
+    density (filled HEALPix cells, one shade per decade of objects a cell holds), which
+    keeps the browser responsive (a browser redraws every marker on every frame: 10⁵ made
+    a frame take seconds in headless Chromium). Zooming in until fewer are in view
+    draws them one by one again.
 ``coverage``
     What ZTF observed in the time window: one square per (field, band), as Lasair-ZTF's
     coverage page drew them (g green, r red, i orange).
@@ -14,7 +19,9 @@ Layers, each kept as an attribute and drawn as Aladin overlays:
 ``watchlist``, ``watchmap``
     A watchlist's sources (circles of their radius) and a watchmap's area (filled MOC).
 
-Everything the view shows is in traits (``target``, ``fov``, ``since``, ``until``, ``bands``,
+The view and the traits follow each other: panning or zooming in the browser sets
+``target`` and ``fov`` (and loads the objects of the new view), setting them moves the
+view. Everything the view shows is in traits (``target``, ``fov``, ``since``, ``until``, ``bands``,
 ``layers``, ``skymap_name``, ``levels``, ``watchlist``, ``watchmap``, ``selected_object``),
 so a dashboard or a notebook can set them; the data are read through the client only.
 
@@ -82,6 +89,12 @@ ALL_SKY_FOV_DEG = 180.0
 
 DISPLAY_MOC_ORDER = 10
 """MOCs are degraded to this HEALPix order (~3.4′ cells) before they are drawn."""
+
+MAX_MARKERS = 5000
+"""Default of ``SkyMap.max_markers``: more objects in view are drawn as a density."""
+
+DENSITY_CELLS_ACROSS = 60
+"""A density map's cells: about this many across the field of view."""
 
 OBJECT_COLUMNS: tuple[str, ...] = ("objectid", "ra", "dec", "ncand", "jdmin", "jdmax")
 """Columns of ``SkyMap.objects`` (and of the catalogue sent to Aladin Lite)."""
@@ -290,6 +303,12 @@ class SkyMap(widgets.VBox):
     selected_object = traitlets.Unicode(
         None, allow_none=True, help="objectId clicked on the sky (or set): its viewer opens."
     ).tag(sync=True)
+    max_markers = traitlets.Int(
+        MAX_MARKERS,
+        min=0,
+        help="At most this many objects in the view are drawn one by one (clickable); more "
+        "are drawn as their density on HEALPix cells.",
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -317,6 +336,9 @@ class SkyMap(widgets.VBox):
         self._given_objects: Table | None = None
         self._news = ""
         self._syncing = False
+        self._from_view = False
+        self._view_region: tuple[float, float, float] | None = None  # ra, dec, radius drawn
+        self.density: Table | None = None
 
         self.since_box = widgets.Text(
             description="since", placeholder="ISO time or JD", continuous_update=False
@@ -347,6 +369,7 @@ class SkyMap(widgets.VBox):
         self.sky._call_store = type(self.sky._call_store)()
         self.sky.observe(self._on_sky_loaded, names="_is_loaded")
         self.sky.observe(self._on_object_clicked, names="clicked_object")
+        self.sky.observe(self._on_view_moved, names=["_fov", "_target"])
 
         traitlets.link((self, "since"), (self.since_box, "value"), transform=(_text, _none))
         traitlets.link((self, "until"), (self.until_box, "value"), transform=(_text, _none))
@@ -356,20 +379,25 @@ class SkyMap(widgets.VBox):
         for layer, box in self.layer_boxes.items():
             box.value = layer in self.layers
             box.observe(self._on_layer_box, names="value")
-        self.observe(self._on_window, names=["since", "until", "target", "fov", "query"])
-        self.observe(self._on_bands, names="bands")
-        self.observe(self._on_layers, names="layers")
-        self.observe(self._on_skymap, names=["skymap_name", "levels"])
-        self.observe(lambda change: self._reload(change["name"]), names=["watchlist", "watchmap"])
-        self.observe(self._on_selected, names="selected_object")
+        self._observe_traits()
 
         controls = widgets.HBox(
             [self.since_box, self.until_box, *self.band_boxes.values()],
             layout={"flex_flow": "row wrap"},
         )
+        self.redraw_button = widgets.Button(
+            description="redraw",
+            icon="refresh",
+            tooltip="send the overlays to this view again (a second view of the same map, "
+            "or a page opened again, starts without them)",
+            layout={"width": "8em"},
+        )
+        self.redraw_button.on_click(lambda _: self.redraw())
         self.children = [
             controls,
-            widgets.HBox(list(self.layer_boxes.values()), layout={"flex_flow": "row wrap"}),
+            widgets.HBox(
+                [*self.layer_boxes.values(), self.redraw_button], layout={"flex_flow": "row wrap"}
+            ),
             self.sky,
             self.summary,
             self.notice,
@@ -378,11 +406,33 @@ class SkyMap(widgets.VBox):
         self._loading = False
         self.refresh()
 
+    def _observe_traits(self) -> None:
+        self.observe(self._on_window, names=["since", "until", "target", "fov", "query"])
+        self.observe(self._on_bands, names="bands")
+        self.observe(self._on_layers, names="layers")
+        self.observe(self._on_skymap, names=["skymap_name", "levels"])
+        self.observe(lambda change: self._reload(change["name"]), names=["watchlist", "watchmap"])
+        self.observe(self._on_selected, names="selected_object")
+        self.observe(lambda _: self._redraw_objects(), names="max_markers")
+
+    def _redraw_objects(self) -> None:
+        self._draw("objects")
+        self._summarise()
+
     # --- loading ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Read every layer again from the archive and redraw it."""
         self._reload(*LAYERS)
+
+    def redraw(self) -> None:
+        """Send every layer's overlays to the view again, as they are (no archive reads).
+
+        Aladin Lite's overlays are messages, not widget state: a view opened later (the
+        map shown a second time, a notebook page reloaded) starts without them.
+        """
+        for layer in LAYERS:
+            self._draw(layer)
 
     def _reload(self, *layers: str) -> None:
         """Read these layers again, draw them, and say what failed (all in one notice)."""
@@ -553,14 +603,7 @@ class SkyMap(widgets.VBox):
         """Add the layer's overlays to the view; yields ipyaladin's Overlay of each."""
         sky = self.sky
         if layer == "objects" and len(self.objects):
-            # Only what the view needs: the VOTable is written, sent and parsed per row.
-            yield sky.add_table(
-                self.objects[list(DRAWN_OBJECT_COLUMNS)],
-                name="objects",
-                color=LAYER_COLOURS["objects"],
-                shape="circle",
-                source_size=10,
-            )
+            yield from self._object_overlays()
         elif layer == "coverage" and len(self.coverage):
             # A field seen in several bands has one square per band, on the same corners:
             # r is drawn first and widest, so the narrower i and g lines on it leave it seen.
@@ -615,8 +658,52 @@ class SkyMap(widgets.VBox):
                 perimeter=True,
             )
 
+    def _object_overlays(self) -> Iterable[Any]:
+        """The objects in view: one marker each, or their density when there are too many."""
+        ra, dec, radius = self._view_circle()
+        self._view_region = (ra, dec, radius)
+        in_view = self.objects[_within(self.objects, ra, dec, radius)]
+        self.density = None
+        if len(in_view) <= self.max_markers:
+            # Only what the view needs: the VOTable is written, sent and parsed per row.
+            yield self.sky.add_table(
+                in_view[list(DRAWN_OBJECT_COLUMNS)],
+                name="objects",
+                color=LAYER_COLOURS["objects"],
+                shape="circle",
+                source_size=10,
+            )
+            return
+        self.density = density_cells(in_view, _density_order(self.fov))
+        for threshold, moc in _density_mocs(self.density):
+            yield self.sky.add_moc(
+                moc,
+                name=f"objects: cells with ≥ {threshold}",
+                color=LAYER_COLOURS["objects"],
+                fill=True,
+                opacity=min(0.9, 0.25 + 0.2 * math.log10(threshold)),
+                edge=False,
+                perimeter=False,
+            )
+
+    def _view_circle(self) -> tuple[float, float, float]:
+        """A circle around the view (ra, dec, radius in degrees; 180: all the sky)."""
+        if self.fov >= ALL_SKY_FOV_DEG:
+            return 0.0, 0.0, 180.0
+        try:
+            ra, dec = (float(part) for part in self._centre().split())
+        except LasairError:
+            return 0.0, 0.0, 180.0
+        return ra, dec, min(180.0, self.fov * 0.75)  # beyond the corners
+
     def _summarise(self) -> None:
         parts = [f"{len(self.objects)} objects"]
+        if self.density is not None:
+            shown = int(self.density["count"].sum())
+            parts.append(
+                f"{shown} in view drawn as their density (more than {self.max_markers}; "
+                "zoom in to see each)"
+            )
         if len(self.coverage):
             per_band = self.coverage["band"].value_counts()
             squares = ", ".join(f"{count} {band}" for band, count in per_band.items())
@@ -664,7 +751,27 @@ class SkyMap(widgets.VBox):
         with self.viewer:
             display(viewer)
 
+    def _on_view_moved(self, _: dict[str, Any]) -> None:
+        """The browser panned or zoomed: follow it in ``target`` and ``fov``."""
+        if self._syncing:
+            return
+        self._from_view = True
+        try:
+            with self.hold_trait_notifications():
+                self.target = self.sky._target
+                self.fov = float(self.sky._fov)
+        finally:
+            self._from_view = False
+
     def _on_window(self, change: dict[str, Any]) -> None:
+        if change["name"] in {"target", "fov"} and self._from_view:
+            if not self._view_left_region():
+                return  # still inside what was loaded and drawn
+            if self._given_objects is not None or self.query.strip():
+                self._redraw_objects()  # the same rows, drawn for the new view
+                return
+            self._reload("objects")
+            return
         if change["name"] in {"target", "fov"}:
             if not self._move_view():
                 return
@@ -691,13 +798,28 @@ class SkyMap(widgets.VBox):
 
     def _move_view(self) -> bool:
         """Point the view at ``target`` and ``fov``; False (and said) if target is unknown."""
+        self._syncing = True  # the view's echo of this move is not a move of its own
         try:
             self.sky.target = self._centre()
+            self.sky.fov = min(self.fov, 360.0)
         except LasairError as error:
             self.notice.error(f"target: {error}")
             return False
-        self.sky.fov = min(self.fov, 360.0)
+        finally:
+            self._syncing = False
         return True
+
+    def _view_left_region(self) -> bool:
+        """Whether the view now needs objects outside the drawn circle, or another density."""
+        if self._view_region is None:
+            return True
+        ra, dec, radius = self._view_circle()
+        old_ra, old_dec, old_radius = self._view_region
+        if old_radius >= 180.0:
+            # all the sky was loaded: redraw only to go from a density to markers or back
+            return self.density is not None or radius < 180.0
+        apart = _separation_deg(ra, dec, old_ra, old_dec)
+        return apart + radius > old_radius or radius < old_radius / 4
 
     def _on_bands(self, _: dict[str, Any]) -> None:
         self._syncing = True
@@ -780,3 +902,71 @@ def object_ids(table: Table | pd.DataFrame) -> Sequence[str]:
         Sorted objectIds.
     """
     return sorted(str(value) for value in table["objectid"])
+
+
+def _separation_deg(ra1: Any, dec1: Any, ra2: float, dec2: float) -> Any:
+    """Angular separation [deg] (haversine; arrays or numbers)."""
+    ra1, dec1, ra2, dec2 = (np.radians(value) for value in (ra1, dec1, ra2, dec2))
+    term = (
+        np.sin((dec1 - dec2) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra1 - ra2) / 2) ** 2
+    )
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(term, 0.0, 1.0))))
+
+
+def _within(table: Table, ra: float, dec: float, radius: float) -> npt.NDArray[np.bool_]:
+    """Which rows of a table with ra, dec [deg] are within ``radius`` of (ra, dec)."""
+    if radius >= 180.0:
+        return np.ones(len(table), dtype=bool)
+    ras = np.asarray(table["ra"], dtype=float)
+    decs = np.asarray(table["dec"], dtype=float)
+    return np.asarray(_separation_deg(ras, decs, ra, dec) <= radius)
+
+
+def _density_order(fov: float) -> int:
+    """The HEALPix order whose cells are about fov / DENSITY_CELLS_ACROSS wide (3 to 12)."""
+    cell = max(min(fov, 360.0), 1e-3) / DENSITY_CELLS_ACROSS
+    return int(np.clip(round(math.log2(58.6 / cell)), 3, 12))  # order k: ~58.6° / 2^k
+
+
+def density_cells(objects: Table, order: int) -> Table:
+    """How many objects fall in each HEALPix cell (nested) of ``order``.
+
+    Parameters
+    ----------
+    objects
+        Rows with ``ra`` and ``dec`` [deg].
+    order
+        HEALPix order (NSIDE = 2**order).
+
+    Returns
+    -------
+    astropy.table.Table
+        ``order``, ``ipix`` (nested) and ``count`` of every cell holding objects.
+    """
+    from astropy_healpix import lonlat_to_healpix  # noqa: PLC0415 - with density maps only
+
+    ipix = lonlat_to_healpix(
+        np.asarray(objects["ra"], dtype=float) * u.deg,
+        np.asarray(objects["dec"], dtype=float) * u.deg,
+        2**order,
+        order="nested",
+    )
+    cells, counts = np.unique(ipix, return_counts=True)
+    return Table(
+        {"order": np.full(len(cells), order), "ipix": cells, "count": counts},
+        meta={"order": order},
+    )
+
+
+def _density_mocs(density: Table) -> list[tuple[int, MOC]]:
+    """One MOC per decade: the cells holding at least 1, 10, 100… objects."""
+    order = int(density.meta["order"])
+    counts = np.asarray(density["count"])
+    mocs = []
+    threshold = 1
+    while threshold <= counts.max(initial=0):
+        cells = np.asarray(density["ipix"])[counts >= threshold].astype(np.uint64)
+        depth = np.full(len(cells), order, dtype=np.uint8)
+        mocs.append((threshold, MOC.from_healpix_cells(cells, depth, max_depth=order)))
+        threshold *= 10
+    return mocs

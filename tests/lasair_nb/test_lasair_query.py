@@ -1208,3 +1208,33 @@ def test_errors_from_the_database_are_lasair_errors(client) -> None:
         client.query("nosuchcolumn", "objects", "")
     with pytest.raises(LasairError, match="limit must be"):
         client.query("objectId", "objects", "", limit=0)
+
+
+@pytest.mark.parametrize(
+    ("sql", "parts"),
+    [
+        (
+            "SELECT objectId, ramean FROM objects WHERE ncand > 5 ORDER BY ncand DESC LIMIT 10;",
+            ("objectId, ramean", "objects", "ncand > 5 ORDER BY ncand DESC LIMIT 10"),
+        ),
+        ("select count(*) from objects", ("count(*)", "objects", "")),
+        ("SELECT a FROM objects ORDER BY a", ("a", "objects", "ORDER BY a")),
+        (
+            "SELECT o FROM objects , crossmatch_tns WHERE x IN (SELECT y FROM a, b)",
+            ("o", "objects, crossmatch_tns", "x IN (SELECT y FROM a, b)"),
+        ),
+        ("select o.objectid from objects o", None),  # an alias
+        ("SELECT a FROM objects JOIN b ON true", None),
+        ("SELECT a FROM (SELECT 1) x", None),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", None),
+        ("SELECT a FROM objects UNION SELECT b FROM c", None),
+        ("SELECT FROM objects", None),
+        ("SELECT a FROM objects,", None),
+        ("SELECT 'unclosed FROM objects", None),
+        ("", None),
+    ],
+)
+def test_split_select_gives_the_builders_parts_of_a_plain_select(
+    sql: str, parts: tuple[str, str, str] | None
+) -> None:
+    assert ln.Archive.split_select(sql) == parts

@@ -405,3 +405,40 @@ def test_in_voila_points_show_and_a_click_changes_the_cutouts(  # noqa: PLR0917 
     # offline, Aladin Lite cannot reach the HiPS sky images (the outside world); else no errors
     ours = [e for e in page_log.errors if "Failed to fetch" not in e and "HiPS" not in e]
     assert not ours, ours
+
+
+def test_in_a_kernel_the_light_curve_comes_first_and_details_follow(archive: ln.Archive) -> None:
+    """Deferred (a kernel's default) under a running event loop, the constructor returns
+    once the light curve is drawn; the summary, cutouts and sky view load when the loop
+    runs next, and reading any of them in the same cell loads them at once."""
+    import asyncio  # noqa: PLC0415 - this test only
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    async def cell() -> tuple[ObjectViewer, ObjectViewer, bool, dict, int]:
+        viewer = ObjectViewer(archive, SUPERNOVA, defer_details=True)
+        pending_after_constructor = viewer._details_pending
+        drawn = len(viewer.plot.marks[("g", "detection")].x)
+        # nothing beside the plot is built yet: the side panel is still empty
+        assert viewer._side.children == ()
+        await asyncio.sleep(0)  # the cell returns: the kernel's loop runs what was scheduled
+        other = ObjectViewer(archive, SUPERNOVA, defer_details=True)
+        summary = other.summary  # read in the same cell: loads now
+        return viewer, other, pending_after_constructor, summary, drawn
+
+    # a thread of its own: the browser tests' Playwright keeps a loop in the main thread
+    with ThreadPoolExecutor(1) as pool:
+        viewer, other, pending, summary, drawn = pool.submit(asyncio.run, cell()).result()
+    expected = archive.object(SUPERNOVA).lightcurve()
+    assert drawn == int(
+        ((expected["band"] == "g") & (expected["measurement"] == "detection")).sum()
+    )
+    assert pending
+    assert not viewer._details_pending
+    assert viewer.summary["object_id"] == SUPERNOVA
+    assert viewer.cutouts is not None
+    assert viewer.cutouts.candid == viewer.selected_candid
+    assert len(viewer._side.children) == 2
+    assert summary["object_id"] == SUPERNOVA
+    assert other.summary_view.value.startswith("<h4")
+    # outside a kernel (this test process) the default loads everything at once
+    assert not ObjectViewer(archive, SUPERNOVA)._details_pending

@@ -180,3 +180,39 @@ def test_overlays_drawn_offline_in_jupyterlab(  # noqa: PLR0917 - fixtures
     _assert_overlays_drawn(page, page_log, blocked, screenshot, "offline_aladin_jupyterlab")
     print(f"JupyterLab notebook drawn in {time.monotonic() - started:.1f} s")
     screenshot(page, "offline_aladin_jupyterlab_page")
+
+
+def test_tables_travel_as_binary_votables_astropy_reads_back() -> None:
+    """LocalAladin sends tables as BINARY VOTables written by numpy: astropy's own parser
+    reads back every value, unit and missing value."""
+    import io  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    from astropy import units as u  # noqa: PLC0415
+    from astropy.io.votable import parse_single_table  # noqa: PLC0415
+    from astropy.table import MaskedColumn, Table  # noqa: PLC0415
+
+    from lasair_nb.widgets.aladin import binary_votable  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    table = Table(
+        {
+            "objectid": ["ZTF21abiuvdk", "ZTF22acfcycj", "a<&>\"'b"],
+            "ra": rng.uniform(0, 360, 3) * u.deg,
+            "dec": rng.uniform(-90, 90, 3) * u.deg,
+            "ncand": [1, 2**40, 3],  # too wide for int: sent as double
+            "nights": [4, 5, 6],
+            "public": [True, False, True],
+            "mag": MaskedColumn([18.5, 0.0, 19.25], mask=[False, True, False]),
+        }
+    )
+    back = parse_single_table(io.BytesIO(binary_votable(table))).to_table()
+    assert list(back.colnames) == list(table.colnames)
+    assert [str(value).rstrip() for value in back["objectid"]] == list(table["objectid"])
+    np.testing.assert_array_equal(back["ra"], table["ra"].value)
+    assert back["ra"].unit == u.deg
+    np.testing.assert_array_equal(back["ncand"], [1.0, 2.0**40, 3.0])
+    np.testing.assert_array_equal(back["nights"], [4, 5, 6])
+    np.testing.assert_array_equal(back["public"], [1, 0, 1])
+    assert np.isnan(back["mag"][1]) or np.ma.is_masked(back["mag"][1])
+    assert back["mag"][2] == 19.25

@@ -107,10 +107,44 @@ def test_raw_sql_switches_mode_and_the_builder_switches_back(archive: ln.Archive
     builder.sql = "SELECT 1 AS one"
     assert builder.mode == "sql"
     builder.mode = "builder"
-    assert builder.sql == archive.lasair_sql(builder.selected, builder.tables, "ncand > 3")
+    assert builder.sql == archive.lasair_sql(
+        builder.selected, builder.tables, "ncand > 3", dialect=builder.dialect
+    )
     # Set from a dashboard's URL parameters: typed SQL wins over the default builder.
     typed = QueryBuilder(archive, sql="SELECT 2 AS two", page_size=5)
     assert (typed.mode, typed.sql, typed.page_size) == ("sql", "SELECT 2 AS two", 5)
+
+
+def test_the_builder_shows_a_typed_plain_select(archive: ln.Archive) -> None:
+    """Typed SQL and the builder stay in sync both ways: a plain SELECT's parts fill the
+    builder (the SQL still runs as typed), and building from them gives the same rows."""
+    builder = QueryBuilder(archive, limit=50)
+    typed = (
+        "SELECT objectid, ncand, ramean FROM objects "
+        "WHERE ncand >= 3 AND decmean > -30 ORDER BY ncand DESC, objectid LIMIT 20;"
+    )
+    builder._sql_box.value = typed
+    assert builder.mode == "sql"
+    assert builder.sql_in_builder
+    assert builder.selected == "objectid, ncand, ramean"
+    assert builder.tables == "objects"
+    assert (
+        builder.conditions == "ncand >= 3 AND decmean > -30 ORDER BY ncand DESC, objectid LIMIT 20"
+    )
+    assert builder.sql == typed  # unchanged by the builder's fields
+    as_typed = _ran(builder).result.copy()
+    assert 0 < len(as_typed) <= 20
+    builder.mode = "builder"  # "use the builder": rebuilt from the parts shown
+    assert builder.sql != typed
+    assert _rows(_ran(builder).result) == _rows(as_typed)
+    # what the builder cannot hold is said, and the builder is left as it was
+    builder._sql_box.value = (
+        "SELECT o.objectid FROM objects o JOIN crossmatch_tns t USING (objectid)"
+    )
+    assert builder.mode == "sql"
+    assert not builder.sql_in_builder
+    assert builder.tables == "objects"
+    assert "runs as typed" in builder._builder_notice.value
 
 
 def test_a_query_fills_a_paged_table(archive: ln.Archive) -> None:
