@@ -12,7 +12,7 @@ matplotlib, which needs no browser.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import matplotlib as mpl
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 mpl.use("Agg", force=False)  # PNGs without a display
@@ -144,6 +145,47 @@ def _error_segments(points: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+class _Points(Mapping[tuple[str, str], pd.DataFrame]):
+    """``{(band, role): DataFrame}`` of what each mark shows, made when first read.
+
+    Drawing keeps the plotted columns; nine frames a redraw cost more than the drawing.
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[tuple[str, str], dict[str, Any] | None] = {
+            (band, role): None for band in BAND_COLOURS for role in ROLES
+        }
+        self._frames: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def keep(self, key: tuple[str, str], columns: dict[str, Any] | None) -> None:
+        """What the mark ``key`` now shows (None: nothing)."""
+        self._columns[key] = columns
+        self._frames.pop(key, None)
+
+    def candids(self, key: tuple[str, str]) -> npt.NDArray[np.int64]:
+        """The candids of a mark's points, in order (without making its frame)."""
+        columns = self._columns[key]
+        if columns is None:
+            return np.empty(0, dtype=np.int64)
+        return np.asarray(columns["candid"].to_numpy(dtype="int64", na_value=-1))
+
+    def __getitem__(self, key: tuple[str, str]) -> pd.DataFrame:
+        if key not in self._frames:
+            columns = self._columns[key]
+            self._frames[key] = (
+                _no_points()
+                if columns is None
+                else pd.DataFrame({name: columns[name] for name in POINT_COLUMNS})
+            )
+        return self._frames[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 class _Marks(dict):
     """``{(band, role): mark}`` that makes a mark when it is first asked for.
 
@@ -189,9 +231,7 @@ class LightCurvePlot(widgets.VBox):
         )
         self.marks: dict[tuple[str, str], bq.Scatter] = _Marks(self._make_mark)
         self.error_bars: dict[tuple[str, str], bq.Lines] = {}
-        self.points: dict[tuple[str, str], pd.DataFrame] = {
-            (band, role): _no_points() for band in BAND_COLOURS for role in ROLES
-        }
+        self.points = _Points()
         self.kind = "mag"
         self.x_label = "time (MJD)"
         self.title = ""
@@ -290,18 +330,14 @@ class LightCurvePlot(widgets.VBox):
         for band in BAND_COLOURS:
             for role, (columns, missing) in self._split(every, band, show_forced).items():
                 hidden += missing
+                self.points.keep((band, role), columns)
                 if columns is None and (band, role) not in self.marks:
-                    self.points[(band, role)] = _no_points()
                     continue  # no mark made for nothing
                 scatter = self.marks[(band, role)]
                 if columns is None:
-                    self.points[(band, role)] = _no_points()
                     x, y, texts = np.empty(0), np.empty(0), []
                     bar_x, bar_y = np.empty(0), np.empty(0)
                 else:
-                    self.points[(band, role)] = pd.DataFrame(
-                        {name: columns[name] for name in POINT_COLUMNS}
-                    )
                     x, y = columns["x"], columns["y"]
                     texts = _hover_text(columns, band, role, unit)
                     bar_x, bar_y = _error_segments(columns)
@@ -382,14 +418,11 @@ class LightCurvePlot(widgets.VBox):
     def select(self, candid: int | None) -> None:
         """Outline the detection with this ``candid`` (None: none)."""
         for band in BAND_COLOURS:
-            points = self.points[(band, "detection")]
-            scatter = self.marks[(band, "detection")]
-            matches = (
-                np.flatnonzero(points["candid"].to_numpy() == candid)
-                if candid is not None and len(points)
-                else []
-            )
-            scatter.selected = [int(i) for i in matches] or None
+            if (band, "detection") not in self.marks:
+                continue
+            candids = self.points.candids((band, "detection"))
+            matches = np.flatnonzero(candids == candid) if candid is not None else []
+            self.marks[(band, "detection")].selected = [int(i) for i in matches] or None
 
     def _clicked(self, mark: bq.Scatter, content: dict[str, Any]) -> None:
         index = content.get("data", {}).get("index")

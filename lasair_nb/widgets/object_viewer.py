@@ -496,10 +496,17 @@ class ObjectViewer(widgets.VBox):
         self._update_sky()
 
     def _lomb_scargle_period(self) -> float | None:
-        features = self.features.dropna(subset=["period", "period_snr"])
-        if not len(features):
+        best = self._best_period_band()
+        return None if best is None else float(self.features.loc[best, "period"])
+
+    def _best_period_band(self) -> str | None:
+        """The band whose Lomb–Scargle period is the most significant (None: no period)."""
+        period = self.features["period"].to_numpy(dtype=float)
+        snr = self.features["period_snr"].to_numpy(dtype=float)
+        known = np.isfinite(period) & np.isfinite(snr)
+        if not known.any():
             return None
-        return float(features.sort_values("period_snr").iloc[-1]["period"])
+        return str(self.features.index[int(np.argmax(np.where(known, snr, -np.inf)))])
 
     def _load_context(self) -> None:
         """Sherlock, TNS, annotations: the summary block and the annotation list."""
@@ -733,10 +740,7 @@ class ObjectViewer(widgets.VBox):
             prefix = first.get("tns_prefix")
             tns_name = f"{prefix} {first['tns_name']}" if _is_known(prefix) else first["tns_name"]
             tns_type = first.get("type") if _is_known(first.get("type")) else None
-        period_band = None
-        if self.ls_period is not None:
-            best = self.features.dropna(subset=["period", "period_snr"])
-            period_band = str(best.sort_values("period_snr").index[-1])
+        period_band = self._best_period_band() if self.ls_period is not None else None
         sherlock = self.sherlock
         host = None
         if sherlock and _is_known(sherlock.get("catalogue_table_name")):
