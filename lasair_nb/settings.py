@@ -116,6 +116,28 @@ class Settings(BaseSettings):
     demo_night_interval: float = Field(
         default=180.0, ge=0, description="Seconds between two simulated nights published by `up`."
     )
+    hub_port: int = Field(
+        default=8000,
+        gt=0,
+        lt=65536,
+        description="Port of the hub on 127.0.0.1 (its proxy); the hub itself and the proxy's "
+        "API use the next two.",
+    )
+    hub_admins: str = Field(
+        default="admin",
+        description="Comma-separated hub administrators: they sign up under these names "
+        "first, and approve the other users at /hub/authorize.",
+    )
+    hub_open_signup: bool = Field(
+        default=False,
+        description="Whether a new hub user may log in at once (else an administrator "
+        "approves them first).",
+    )
+    user_env: Path | None = Field(
+        default=None,
+        description="Virtualenv users' notebook servers run from, readable by every account "
+        "(default: .venv-user beside the lasair_nb checkout, which `make up` makes).",
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lasair_nb.archive import engine as database
 from lasair_nb.archive import roles
-from lasair_nb.errors import NotFoundError, UserError
+from lasair_nb.errors import DatabaseError, NotFoundError, UserError
 from lasair_nb.settings import Settings, get_settings
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -85,6 +86,98 @@ def add_user(
     password = secrets.token_urlsafe(18)
     roles.create_login(connection, name, password, admin, role_limits(settings))
     return password
+
+
+def session_password(
+    connection: sa.Connection, name: str, admin: bool = False, settings: Settings | None = None
+) -> str:
+    """Create the user if they are new, else give them a new password; returns it.
+
+    What the hub does before it starts a user's server: the password goes only into that
+    server's environment (``LASAIR_PASSWORD``) and changes at every start, so none is
+    stored anywhere. An existing user keeps their data and their group; ``admin`` is
+    used only when the user is created.
+
+    Parameters
+    ----------
+    connection
+        A connection with the right to create roles (the archive's owner).
+    name
+        User name (as :func:`check_name` accepts).
+    admin
+        Make a new user an administrator.
+    settings
+        Deployment settings (the role's limits); default: read from the environment.
+
+    Returns
+    -------
+    str
+        The password, valid until the next call for this user.
+    """
+    check_name(name)
+    if not roles.exists(connection, name):
+        return add_user(connection, name, admin, settings)
+    if name not in {user.name for user in list_users(connection)}:
+        raise UserError(f"{name!r} is a database role but not a Lasair-NB user")
+    password = secrets.token_urlsafe(18)
+    roles.set_password(connection, name, password)
+    return password
+
+
+def server_environment(
+    name: str, admin: bool = False, settings: Settings | None = None
+) -> dict[str, str]:
+    """What a hub user's notebook server needs to reach the archive as that user.
+
+    Creates the user's role if it is new, else gives it a new password
+    (:func:`session_password`), and says where the archive listens over TCP, without any
+    credentials in the URL.
+
+    Parameters
+    ----------
+    name
+        The hub user (also the PostgreSQL role).
+    admin
+        Make a new user an administrator.
+    settings
+        Deployment settings; default: read from the environment.
+
+    Returns
+    -------
+    dict
+        ``LASAIR_DB_URL``, ``LASAIR_USER`` and ``LASAIR_PASSWORD``, for the server's
+        environment only (never a file, never a notebook).
+
+    Raises
+    ------
+    DatabaseError
+        When the archive is not reachable over TCP (an embedded server with
+        ``LASAIR_DB_PORT=0``), or not running.
+    """
+    settings = settings or get_settings()
+    if settings.db_url is not None:
+        owner_url = sa.make_url(database.database_url(settings))
+        url = owner_url.set(username=None, password=None, drivername="postgresql")
+    else:
+        if not settings.db_port:
+            raise DatabaseError(
+                "notebook servers reach the archive over TCP, but the embedded server listens "
+                "on its Unix socket only (LASAIR_DB_PORT=0): set LASAIR_DB_PORT, e.g. 54320"
+            )
+        url = sa.URL.create(
+            "postgresql", host="127.0.0.1", port=settings.db_port, database=settings.db_name
+        )
+    engine = database.create_engine(database.database_url(settings))
+    try:
+        with engine.begin() as connection:
+            password = session_password(connection, name, admin, settings)
+    finally:
+        engine.dispose()
+    return {
+        "LASAIR_DB_URL": url.render_as_string(hide_password=False),
+        "LASAIR_USER": name,
+        "LASAIR_PASSWORD": password,
+    }
 
 
 def list_users(connection: sa.Connection) -> list[User]:

@@ -64,6 +64,11 @@ def create_login(
     connection.exec_driver_sql(f'GRANT CONNECT ON DATABASE "{database}" TO {name}')
 
 
+def set_password(connection: sa.Connection, name: str, password: str) -> None:
+    """Give a login role a new password (``name`` checked by the caller, as above)."""
+    connection.exec_driver_sql(f"ALTER ROLE {name} PASSWORD %(password)s", {"password": password})
+
+
 def users(connection: sa.Connection) -> list[tuple[str, bool]]:
     """Every user (login, non-superuser member of the user group) and whether an admin."""
     rows = connection.execute(

@@ -309,7 +309,7 @@ def up(args: argparse.Namespace) -> int:
     """Start the archive, the broker, the reaper, the simulator and the ingester."""
     from lasair_nb.server.platform import Platform  # noqa: PLC0415
 
-    for line in Platform(args.settings).up(simulate=not args.no_simulator):
+    for line in Platform(args.settings).up(simulate=not args.no_simulator, hub=not args.no_hub):
         print(line)
     return 0
 
@@ -427,8 +427,9 @@ def _add_operator_commands(cli: CommandLine) -> None:
 
     start_all = cli.commands.add_parser("up", help="start the whole platform on this machine")
     start_all.add_argument(
-        "--no-simulator", action="store_true", help="start the archive, broker and ingester only"
+        "--no-simulator", action="store_true", help="publish no simulated stream"
     )
+    start_all.add_argument("--no-hub", action="store_true", help="start no JupyterHub")
     start_all.set_defaults(handler=up)
     cli.commands.add_parser("down", help="stop what `up` started").set_defaults(handler=down)
 

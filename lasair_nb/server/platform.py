@@ -1,4 +1,4 @@
-"""The whole platform on one machine: archive, reaper, broker, simulated stream, ingester.
+"""The whole platform on one machine: archive, reaper, broker, simulated stream, ingester, hub.
 
 ``lasair-nb up`` (and ``make up``) starts what is not running yet; ``down`` stops
 it all. Each service is a detached process with its log under
@@ -7,8 +7,10 @@ it all. Each service is a detached process with its log under
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from lasair_nb.archive import engine as database
 from lasair_nb.archive import migrate
@@ -31,6 +33,7 @@ class Platform:
         self.reaper = ManagedProcess(settings.home_dir, "reaper")
         self.ingester = ManagedProcess(settings.home_dir, "ingester")
         self.simulator = ManagedProcess(settings.home_dir, "simulator")
+        self.hub = ManagedProcess(settings.home_dir, "hub")
 
     def _broker(self) -> Broker:
         return Broker(self.settings.home_dir)
@@ -55,7 +58,21 @@ class Platform:
             f"log {self.reaper.log}"
         )
 
-    def up(self, simulate: bool = True) -> Iterator[str]:
+    def _start_hub(self) -> str:
+        """Start JupyterHub with hub/jupyterhub_config.py, if the hub package is installed."""
+        spec = importlib.util.find_spec("hub")  # found, not imported: lasair_nb is below it
+        if spec is None or spec.origin is None or importlib.util.find_spec("jupyterhub") is None:
+            return "hub        NOT started: JupyterHub is not installed (pip install -e '.[hub]')"
+        config = Path(spec.origin).with_name("jupyterhub_config.py")
+        # `python -m`: the process's command line is then exactly this one (a script's
+        # shebang would put the interpreter first), which `down` checks before signalling
+        self.hub.start([sys.executable, "-m", "jupyterhub", "-f", str(config)])
+        return (
+            f"hub        http://127.0.0.1:{self.settings.hub_port}/  (JupyterHub; "
+            f"log {self.hub.log})"
+        )
+
+    def up(self, simulate: bool = True, hub: bool = True) -> Iterator[str]:
         """Start every service that is not running; yield a line per service."""
         settings = self.settings
         tcp = ""
@@ -114,9 +131,12 @@ class Platform:
                 f"simulator  {settings.demo_objects} sources, a night every "
                 f"{settings.demo_night_interval:g} s; log {self.simulator.log}"
             )
+        if hub:
+            yield self._start_hub()
 
     def down(self) -> Iterator[str]:
         """Stop the simulator, the ingester (finishing its batch), broker, reaper and archive."""
+        yield f"{'hub':<10} {'stopped' if self.hub.stop() else 'not running'}"
         for name, service in (("simulator", self.simulator), ("ingester", self.ingester)):
             yield f"{name:<10} {'stopped' if service.stop() else 'not running'}"
         yield f"{'broker':<10} {'stopped' if self._broker().stop() else 'not running'}"

@@ -111,6 +111,8 @@ class ManagedProcess:
                     (os.POSIX_SPAWN_DUP2, log, 2),
                 ],
                 setsid=True,
+                # a shell's background job ignores SIGINT; services (the hub's) must not
+                setsigdef=(signal.SIGINT, signal.SIGTERM),
             )
         finally:
             os.close(log)

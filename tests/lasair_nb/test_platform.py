@@ -29,6 +29,7 @@ def test_up_streams_simulated_nights_into_the_archive_and_down_stops_all(tmp_pat
         "LASAIR_DEMO_OBJECTS": "120",
         "LASAIR_DEMO_NIGHTS": "3",
         "LASAIR_DEMO_NIGHT_INTERVAL": "2",
+        "LASAIR_HUB_PORT": str(free_port()),
     }
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -40,7 +41,7 @@ def test_up_streams_simulated_nights_into_the_archive_and_down_stops_all(tmp_pat
     started = run("up")
     try:
         assert started.returncode == 0, started.stderr
-        for service in ("archive", "reaper", "broker", "ingester", "simulator"):
+        for service in ("archive", "reaper", "broker", "ingester", "simulator", "hub"):
             assert service in started.stdout
         deadline = time.monotonic() + 150
         while True:
@@ -71,4 +72,5 @@ def test_up_streams_simulated_nights_into_the_archive_and_down_stops_all(tmp_pat
         stopped = run("down")
     assert stopped.returncode == 0, stopped.stderr
     assert "ingester   stopped" in stopped.stdout and "broker     stopped" in stopped.stdout
+    assert "hub        stopped" in stopped.stdout
     assert run("db", "status").returncode == 1

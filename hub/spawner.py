@@ -1,0 +1,126 @@
+"""One OS account per hub user, and their archive role, when their server starts.
+
+:class:`LasairSpawner` is JupyterHub's ``LocalProcessSpawner`` (servers run as the user's
+own OS account) plus what Lasair-NB needs before each start:
+
+* the OS account ``NAME`` (``useradd``: uid ≥ ``min_uid``, group ``os_group``, a home of
+  mode 0700), made the first time; an existing account outside that group or below that
+  uid (``root``, ``postgres``…) is refused, so no hub user runs as a system account;
+* the PostgreSQL role ``NAME`` (``lasair_nb.admin.users.server_environment``), made the
+  first time, with a new password at every start: ``LASAIR_USER``, ``LASAIR_PASSWORD``
+  and ``LASAIR_DB_URL`` go into the server's environment only, which other OS accounts
+  cannot read (``/proc/PID/environ`` is private to its uid). Nothing is written to a
+  file or a notebook;
+* the user environment (``venv``: a virtualenv with ``jupyterhub-singleuser``,
+  JupyterLab, ``lasair_nb`` and the Lasair kernel) must be readable by every account;
+  one made from a Python under ``/root`` is refused with the reason.
+
+Scaling out is KubeSpawner's job (``hub/z2jh-values.yaml``): the same hook, containers
+instead of OS accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import os
+import pwd
+import re
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.spawner import LocalProcessSpawner
+from traitlets import Integer, Unicode
+
+from lasair_nb.admin.users import check_name, server_environment
+
+OS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+"""Hub user names that are also OS account and PostgreSQL role names."""
+
+
+class SpawnRefusedError(RuntimeError):
+    """A server that must not start (a system account, an unreadable environment)."""
+
+
+def unreadable_parts(path: Path) -> list[Path]:
+    """The directories on the way to ``path`` (after symlinks) that others cannot enter."""
+    real = Path(os.path.realpath(path))
+    closed = []
+    for part in [*reversed(real.parents), real]:
+        mode = part.stat().st_mode
+        if part.is_dir() and not mode & stat.S_IXOTH:
+            closed.append(part)
+        elif part == real and not mode & (stat.S_IROTH | stat.S_IXOTH):
+            closed.append(part)
+    return closed
+
+
+class LasairSpawner(LocalProcessSpawner):
+    """``LocalProcessSpawner`` with an OS account and an archive role per hub user."""
+
+    os_group = Unicode("lasairnb", config=True, help="OS group of every hub user's account.")
+    min_uid = Integer(20000, config=True, help="Smallest uid given to a hub user's account.")
+    venv = Unicode(
+        config=True,
+        help="Virtualenv the users' servers run from (readable by every account): it has "
+        "jupyterhub-singleuser, JupyterLab, lasair_nb and the Lasair kernel.",
+    )
+
+    def _ensure_account(self) -> None:
+        name = self.user.name
+        if not OS_NAME.fullmatch(name):
+            raise SpawnRefusedError(
+                f"hub user {name!r} cannot be an OS account: use 1-31 lower-case letters, "
+                "digits and _, starting with a letter"
+            )
+        check_name(name)  # also a PostgreSQL role name, not reserved
+        try:
+            group = grp.getgrnam(self.os_group)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", self.os_group], check=True)
+            group = grp.getgrnam(self.os_group)
+        try:
+            account = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(
+                [
+                    "useradd", "--create-home", "--shell", "/bin/bash", "--gid", self.os_group,
+                    "-K", f"UID_MIN={self.min_uid}", "-K", "HOME_MODE=0700", name,
+                ],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            account = pwd.getpwnam(name)
+        if account.pw_gid != group.gr_gid or account.pw_uid < self.min_uid:
+            raise SpawnRefusedError(
+                f"{name!r} is an existing OS account outside the {self.os_group} group "
+                f"(uid {account.pw_uid}): no hub user runs as it"
+            )
+
+    def _check_user_env(self) -> Path:
+        env = Path(self.venv)
+        command = env / "bin" / "jupyterhub-singleuser"
+        if not command.exists():
+            raise SpawnRefusedError(
+                f"no {command}: make the user environment with `make up` "
+                "(LASAIR_USER_ENV says where it is)"
+            )
+        closed = unreadable_parts(env / "bin" / "python")
+        if closed:
+            raise SpawnRefusedError(
+                f"the user environment {env} is not readable by users' accounts: "
+                f"{', '.join(map(str, closed))} is closed to others (make it from a Python "
+                "outside /root, as `make up` does)"
+            )
+        return command
+
+    async def start(self) -> Any:
+        """Make the account and the role, put the credentials in the environment, start."""
+        command = self._check_user_env()
+        await asyncio.to_thread(self._ensure_account)
+        credentials = await asyncio.to_thread(server_environment, self.user.name, self.user.admin)
+        self.environment = {**self.environment, **credentials}
+        self.cmd = [str(command)]
+        return await super().start()

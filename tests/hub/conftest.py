@@ -1,0 +1,270 @@
+"""The hub tests' parts: a real JupyterHub on this machine, and users driven over HTTP.
+
+``hub`` starts ``jupyterhub -f hub/jupyterhub_config.py`` (the configuration ``make up``
+uses, with its defaults) on free ports, over a seeded archive reached by TCP with
+passwords, and removes the OS accounts its users got. :class:`HubUser` does what a
+browser does: NativeAuthenticator's forms (``_xsrf`` from the page), the hub's REST API
+with the session cookie, and a Jupyter kernel over its websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import re
+import shutil
+import socket as sockets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+TIMEOUT = 120.0
+
+
+def form_token(session: requests.Session, url: str) -> str:
+    page = session.get(url, timeout=30)
+    page.raise_for_status()
+    found = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    return found.group(1) if found else session.cookies.get("_xsrf", "")
+
+
+def alert(html: str) -> str:
+    """The message NativeAuthenticator shows in its alert box ('' if none)."""
+    found = re.search(r'class="alert[^"]*"[^>]*>\s*(.*?)\s*</div>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split()) if found else ""
+
+
+@dataclass
+class HubUser:
+    base: str
+    name: str
+    password: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def sign_up(self) -> str:
+        """Sign up; the page's message."""
+        token = form_token(self.session, f"{self.base}/hub/signup")
+        page = self.session.post(
+            f"{self.base}/hub/signup",
+            data={
+                "_xsrf": token,
+                "username": self.name,
+                "signup_password": self.password,
+                "signup_password_confirmation": self.password,
+            },
+            timeout=30,
+        )
+        return alert(page.text)
+
+    def log_in(self) -> requests.Response:
+        token = form_token(self.session, f"{self.base}/hub/login")
+        return self.session.post(
+            f"{self.base}/hub/login?next=",
+            data={"_xsrf": token, "username": self.name, "password": self.password},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+    def _hub_headers(self) -> dict[str, str]:
+        return {"X-XSRFToken": self.session.cookies.get("_xsrf", path="/hub/") or ""}
+
+    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return self.session.request(
+            method, f"{self.base}/hub/api{path}", headers=self._hub_headers(), timeout=60, **kwargs
+        )
+
+    def start_server(self) -> float:
+        """Start my server and wait until it answers; the seconds it took."""
+        started = time.monotonic()
+        answer = self.api("POST", f"/users/{self.name}/server")
+        assert answer.status_code in (201, 202), answer.text
+        while True:
+            model = self.api("GET", f"/users/{self.name}").json()
+            server = model.get("servers", {}).get("", {})
+            if server.get("ready"):
+                break
+            assert time.monotonic() - started < TIMEOUT, f"server not ready: {model}"
+            time.sleep(0.5)
+        self.session.get(f"{self.base}/user/{self.name}/lab", timeout=60).raise_for_status()
+        return time.monotonic() - started
+
+    def run(self, code: str, kernel: str = "lasair") -> tuple[str, list[dict]]:
+        """Run ``code`` in a new kernel of my server: (printed text, error contents)."""
+        prefix = f"{self.base}/user/{self.name}"
+        token = self.session.cookies.get("_xsrf", path=f"/user/{self.name}/") or ""
+        headers = {"X-XSRFToken": token}
+        made = self.session.post(
+            f"{prefix}/api/kernels", json={"name": kernel}, headers=headers, timeout=60
+        )
+        assert made.status_code == 201, made.text
+        kernel_id = made.json()["id"]
+        try:
+            return asyncio.run(self._execute(kernel_id, code, token))
+        finally:
+            self.session.delete(f"{prefix}/api/kernels/{kernel_id}", headers=headers, timeout=60)
+
+    async def _execute(self, kernel_id: str, code: str, token: str) -> tuple[str, list[dict]]:
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
+        url = (
+            self.base.replace("http", "ws", 1)
+            + f"/user/{self.name}/api/kernels/{kernel_id}/channels"
+        )
+        socket = await websocket_connect(
+            HTTPRequest(url, headers={"Cookie": cookie, "X-XSRFToken": token})
+        )
+        message_id = uuid.uuid4().hex
+        socket.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": message_id,
+                        "msg_type": "execute_request",
+                        "username": self.name,
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False},
+                    "channel": "shell",
+                    "buffers": [],
+                }
+            )
+        )
+        printed, errors = [], []
+        try:
+            while True:
+                raw = await asyncio.wait_for(socket.read_message(), TIMEOUT)
+                assert raw is not None, "the kernel's websocket closed"
+                message = json.loads(raw)
+                if message.get("parent_header", {}).get("msg_id") != message_id:
+                    continue
+                kind = message["msg_type"]
+                if kind == "stream":
+                    printed.append(message["content"]["text"])
+                elif kind == "error":
+                    errors.append(message["content"])
+                elif kind == "status" and message["content"]["execution_state"] == "idle":
+                    break
+        finally:
+            socket.close()
+        return "".join(printed), errors
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_ports(count: int) -> int:
+    """A port p with p … p + count - 1 all free (the hub uses three in a row)."""
+    for _ in range(50):
+        with sockets.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count >= 65536:
+            continue
+        try:
+            for port in range(first, first + count):
+                with sockets.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no free run of ports")
+
+
+@dataclass
+class Hub:
+    base: str
+    admin: HubUser
+    log: Path
+    prefix: str
+    made: list[str]
+
+    def user(self, role: str, password: str | None = None) -> HubUser:
+        """A new hub user (not signed up yet) with a unique name."""
+        name = f"{self.prefix}{role}"
+        self.made.append(name)
+        return HubUser(self.base, name, password or f"Lasair-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="module")
+def hub(
+    make_seeded_archive: Callable[[], str],
+    over_tcp: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Hub]:
+    """A running hub with the default configuration; its first administrator signed up."""
+    jupyterhub = Path(sys.executable).with_name("jupyterhub")
+    missing = [
+        what
+        for what, there in (
+            ("root (the hub makes OS accounts)", os.geteuid() == 0),
+            ("useradd", shutil.which("useradd") is not None),
+            ("the users' environment .venv-user (make)", (REPO / ".venv-user" / "bin").exists()),
+            ("jupyterhub", jupyterhub.exists()),
+            ("configurable-http-proxy (make)", Path(sys.prefix, "node_modules").exists()),
+        )
+        if not there
+    ]
+    if missing:
+        pytest.skip(f"the hub needs {', '.join(missing)}")
+    home = tmp_path_factory.mktemp("hub-home")
+    port = _free_ports(3)
+    prefix = f"t{uuid.uuid4().hex[:5]}_"
+    admin = HubUser(f"http://127.0.0.1:{port}", f"{prefix}admin", f"Admin-{uuid.uuid4().hex[:12]}")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
+    env |= {
+        "LASAIR_HOME": str(home),
+        "LASAIR_DB_URL": over_tcp(make_seeded_archive()),
+        "LASAIR_HUB_PORT": str(port),
+        "LASAIR_HUB_ADMINS": admin.name,
+    }
+    log = home / "hub.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(jupyterhub), "-f", str(REPO / "hub" / "jupyterhub_config.py")],
+            env=env,
+            cwd=home,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    made = [admin.name]
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{admin.base}/hub/api", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert "signup was successful" in admin.sign_up().lower()
+        assert admin.log_in().status_code == 302
+        yield Hub(admin.base, admin, log, prefix, made)
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for name in made:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                continue
+            subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+            subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
