@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import lasair_nb
+from hub.accounts import default_venv
 from hub.authenticator import LasairAuthenticator
 from hub.spawner import LasairSpawner
 from lasair_nb.settings import get_settings
@@ -68,9 +68,7 @@ c.NativeAuthenticator.seconds_before_next_try = 600
 # One OS account per user, their archive role and its session password in the server's
 # environment (hub/spawner.py). On a cluster: KubeSpawner, see hub/z2jh-values.yaml.
 c.JupyterHub.spawner_class = LasairSpawner
-c.LasairSpawner.venv = str(
-    settings.user_env or Path(lasair_nb.__file__).resolve().parents[1] / ".venv-user"
-)
+c.LasairSpawner.venv = str(default_venv(settings))
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 # A loaded machine can take a while to start JupyterLab.

@@ -22,39 +22,16 @@ instead of OS accounts.
 from __future__ import annotations
 
 import asyncio
-import grp
-import os
 import pwd
-import re
-import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Integer, Unicode
 
-from lasair_nb.admin.users import check_name, server_environment
-
-OS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-"""Hub user names that are also OS account and PostgreSQL role names."""
-
-
-class SpawnRefusedError(RuntimeError):
-    """A server that must not start (a system account, an unreadable environment)."""
-
-
-def unreadable_parts(path: Path) -> list[Path]:
-    """The directories on the way to ``path`` (after symlinks) that others cannot enter."""
-    real = Path(os.path.realpath(path))
-    closed = []
-    for part in [*reversed(real.parents), real]:
-        mode = part.stat().st_mode
-        if part.is_dir() and not mode & stat.S_IXOTH:
-            closed.append(part)
-        elif part == real and not mode & (stat.S_IROTH | stat.S_IXOTH):
-            closed.append(part)
-    return closed
+from hub.accounts import SpawnRefusedError, ensure_account, unreadable_parts
+from hub.notebooks import SharedNotebooks
+from lasair_nb.admin.users import server_environment
 
 
 class LasairSpawner(LocalProcessSpawner):
@@ -69,35 +46,7 @@ class LasairSpawner(LocalProcessSpawner):
     )
 
     def _ensure_account(self) -> None:
-        name = self.user.name
-        if not OS_NAME.fullmatch(name):
-            raise SpawnRefusedError(
-                f"hub user {name!r} cannot be an OS account: use 1-31 lower-case letters, "
-                "digits and _, starting with a letter"
-            )
-        check_name(name)  # also a PostgreSQL role name, not reserved
-        try:
-            group = grp.getgrnam(self.os_group)
-        except KeyError:
-            subprocess.run(["groupadd", "--system", self.os_group], check=True)
-            group = grp.getgrnam(self.os_group)
-        try:
-            account = pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(
-                [
-                    "useradd", "--create-home", "--shell", "/bin/bash", "--gid", self.os_group,
-                    "-K", f"UID_MIN={self.min_uid}", "-K", "HOME_MODE=0700", name,
-                ],
-                check=True,
-                capture_output=True,
-            )  # fmt: skip
-            account = pwd.getpwnam(name)
-        if account.pw_gid != group.gr_gid or account.pw_uid < self.min_uid:
-            raise SpawnRefusedError(
-                f"{name!r} is an existing OS account outside the {self.os_group} group "
-                f"(uid {account.pw_uid}): no hub user runs as it"
-            )
+        ensure_account(self.user.name, self.os_group, self.min_uid)
 
     def _check_user_env(self) -> Path:
         env = Path(self.venv)
@@ -123,4 +72,5 @@ class LasairSpawner(LocalProcessSpawner):
         credentials = await asyncio.to_thread(server_environment, self.user.name, self.user.admin)
         self.environment = {**self.environment, **credentials}
         self.cmd = [str(command)]
+        await asyncio.to_thread(SharedNotebooks().prepare_home, pwd.getpwnam(self.user.name))
         return await super().start()

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         description="Whether a new hub user may log in at once (else an administrator "
         "approves them first).",
     )
+    notebooks_dir: Path = Field(
+        default=Path("/srv/lasair-nb/notebooks"),
+        description="Shared notebooks, readable by every account: system/ (promoted) and "
+        "contributed/NAME/ (each user's published ones).",
+    )
     user_env: Path | None = Field(
         default=None,
         description="Virtualenv users' notebook servers run from, readable by every account "

@@ -18,6 +18,7 @@ import shutil
 import socket as sockets
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -191,12 +192,17 @@ class Hub:
     log: Path
     prefix: str
     made: list[str]
+    notebooks: Path
+
+    users: list[HubUser] = field(default_factory=list)
 
     def user(self, role: str, password: str | None = None) -> HubUser:
         """A new hub user (not signed up yet) with a unique name."""
         name = f"{self.prefix}{role}"
         self.made.append(name)
-        return HubUser(self.base, name, password or f"Lasair-{uuid.uuid4().hex[:12]}")
+        user = HubUser(self.base, name, password or f"Lasair-{uuid.uuid4().hex[:12]}")
+        self.users.append(user)
+        return user
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +227,9 @@ def hub(
     if missing:
         pytest.skip(f"the hub needs {', '.join(missing)}")
     home = tmp_path_factory.mktemp("hub-home")
+    # shared notebooks: not under pytest's basetemp (0700), every account reads them
+    shared = Path(tempfile.mkdtemp(prefix="lasair-nb-hub-notebooks-"))
+    shared.chmod(0o755)
     port = _free_ports(3)
     prefix = f"t{uuid.uuid4().hex[:5]}_"
     admin = HubUser(f"http://127.0.0.1:{port}", f"{prefix}admin", f"Admin-{uuid.uuid4().hex[:12]}")
@@ -230,6 +239,7 @@ def hub(
         "LASAIR_DB_URL": over_tcp(make_seeded_archive()),
         "LASAIR_HUB_PORT": str(port),
         "LASAIR_HUB_ADMINS": admin.name,
+        "LASAIR_NOTEBOOKS_DIR": str(shared),
     }
     log = home / "hub.log"
     with log.open("w") as output:
@@ -254,8 +264,12 @@ def hub(
             time.sleep(0.5)
         assert "signup was successful" in admin.sign_up().lower()
         assert admin.log_in().status_code == 302
-        yield Hub(admin.base, admin, log, prefix, made)
+        running = Hub(admin.base, admin, log, prefix, made, shared)
+        yield running
+        for user in running.users:
+            user.session.close()
     finally:
+        admin.session.close()
         process.terminate()
         try:
             process.wait(60)
@@ -268,3 +282,4 @@ def hub(
                 continue
             subprocess.run(["pkill", "-KILL", "-u", name], check=False)
             subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+        shutil.rmtree(shared, ignore_errors=True)

@@ -116,3 +116,32 @@ def test_a_users_server_cannot_read_another_users_credentials(hub, alice, bob) -
     assert int(tried) >= 1  # her server runs
     assert int(refused) == int(tried) and int(leaked) == 0
     assert home == "closed"
+
+
+def test_published_notebooks_are_read_only_to_others(hub, alice, bob) -> None:
+    """Alice publishes by saving into ~/contributed/ALICE; Bob reads it, cannot change it,
+    and nobody writes into ~/system."""
+    printed, errors = alice.run(
+        "import os\n"
+        f"os.chdir(os.path.expanduser('~/contributed/{alice.name}'))\n"
+        "open('shared.ipynb', 'w').write('{}')\n"
+        "try:\n"
+        "    open(os.path.expanduser('~/system/mine.ipynb'), 'w')\n"
+        "    print('system writable')\n"
+        "except PermissionError:\n"
+        "    print('system read-only')\n"
+    )
+    assert errors == [] and printed.strip() == "system read-only"
+    printed, errors = bob.run(
+        "import os\n"
+        f"theirs = os.path.expanduser('~/contributed/{alice.name}/shared.ipynb')\n"
+        "print(open(theirs).read())\n"
+        "try:\n"
+        "    open(theirs, 'a').write('changed')\n"
+        "    print('writable')\n"
+        "except PermissionError:\n"
+        "    print('read-only')\n"
+    )
+    assert errors == []
+    assert printed.split() == ["{}", "read-only"]
+    assert (hub.notebooks / "contributed" / alice.name / "shared.ipynb").read_text() == "{}"
