@@ -187,7 +187,7 @@ def main() -> None:
         url = sa.URL.create(
             "postgresql", "postgres", owner, "127.0.0.1", server.tcp_port, "bench"
         ).render_as_string(hide_password=False)
-        port = free_port(3)
+        port = free_port(4)
         env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
         env |= {
             "LASAIR_HOME": str(home / "lasair"),

@@ -9,6 +9,7 @@ own help).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -88,5 +89,16 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600"],
-    }
+    },
+    # The Notebooks page, /services/notebooks/: administrators promote contributed
+    # notebooks there (ordinary users have no access to services).
+    {
+        "name": "notebooks",
+        "url": f"http://127.0.0.1:{settings.hub_port + 3}",
+        "command": [sys.executable, "-m", "hub.promote_service"],
+        # JupyterHub starts services with a bare environment: the page needs the settings
+        "environment": {k: v for k, v in os.environ.items() if k.startswith("LASAIR_")},
+        "oauth_no_confirm": True,
+        "display": True,
+    },
 ]

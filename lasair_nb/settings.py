@@ -120,8 +120,8 @@ class Settings(BaseSettings):
         default=8000,
         gt=0,
         lt=65536,
-        description="Port of the hub on 127.0.0.1 (its proxy); the hub itself and the proxy's "
-        "API use the next two.",
+        description="Port of the hub on 127.0.0.1 (its proxy); the hub itself, the proxy's "
+        "API and the Notebooks page use the next three.",
     )
     hub_admins: str = Field(
         default="admin",

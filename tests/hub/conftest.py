@@ -230,7 +230,7 @@ def hub(
     # shared notebooks: not under pytest's basetemp (0700), every account reads them
     shared = Path(tempfile.mkdtemp(prefix="lasair-nb-hub-notebooks-"))
     shared.chmod(0o755)
-    port = _free_ports(3)
+    port = _free_ports(4)
     prefix = f"t{uuid.uuid4().hex[:5]}_"
     admin = HubUser(f"http://127.0.0.1:{port}", f"{prefix}admin", f"Admin-{uuid.uuid4().hex[:12]}")
     env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow  # a hub, OS accounts and JupyterLab servers
+pytestmark = [
+    pytest.mark.slow,  # a hub, OS accounts and JupyterLab servers
+    # The test client's keep-alive sockets to the hub (requests, tornado websockets) are
+    # sometimes closed by the garbage collector inside another test: not the platform's.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 def _approved(hub, role: str):
@@ -145,3 +150,40 @@ def test_published_notebooks_are_read_only_to_others(hub, alice, bob) -> None:
     assert errors == []
     assert printed.split() == ["{}", "read-only"]
     assert (hub.notebooks / "contributed" / alice.name / "shared.ipynb").read_text() == "{}"
+
+
+def test_an_administrator_promotes_from_the_notebooks_page(hub, alice, bob) -> None:
+    """Alice publishes a notebook; the admin promotes it on /services/notebooks/ (it runs
+    first, as notebook_runner); Bob then finds it read-only in ~/system. Alice may not
+    open the page."""
+    printed, errors = alice.run(
+        "import nbformat, os\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("
+        "\"n = archive.sql('SELECT count(*) AS n FROM objects')['n'][0]\\nassert n > 0\")])\n"
+        "nb.metadata['kernelspec'] = {'name': 'lasair', 'display_name': 'Lasair (Python 3)'}\n"
+        f"nbformat.write(nb, os.path.expanduser('~/contributed/{alice.name}/count.ipynb'))\n"
+        "print('saved')\n"
+    )
+    assert errors == [] and printed.strip() == "saved"
+    page = f"{hub.base}/services/notebooks/"
+    assert alice.session.get(page, timeout=60).status_code == 403
+    admin = hub.admin.session
+    listing = admin.get(page, timeout=60)
+    assert listing.status_code == 200
+    assert f"{alice.name}/count.ipynb" in listing.text
+    token = admin.cookies.get("_xsrf", path="/services/notebooks/")
+    done = admin.post(page, data={"_xsrf": token, "path": f"{alice.name}/count.ipynb"}, timeout=600)
+    assert done.status_code == 200
+    assert "promoted contributed/" in done.text, done.text[-1500:]
+    promoted = hub.notebooks / "system" / "count.ipynb"
+    assert promoted.exists()
+    printed, errors = bob.run(
+        "import os\n"
+        "path = os.path.expanduser('~/system/count.ipynb')\n"
+        "print(os.path.exists(path), os.access(path, os.W_OK))\n"
+    )
+    assert errors == [] and printed.split() == ["True", "False"]
+    records = [
+        line for line in (hub.notebooks / "system" / "PROMOTIONS.jsonl").read_text().splitlines()
+    ]
+    assert hub.admin.name in records[-1] and "count.ipynb" in records[-1]
