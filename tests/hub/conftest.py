@@ -10,6 +10,7 @@ with the session cookie, and a Jupyter kernel over its websocket.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import pwd
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +277,11 @@ def hub(
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+        # Sockets the HTTP clients left for the garbage collector go now, not inside a
+        # later test (where pytest would report their ResourceWarning as its error).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
         for name in made:
             try:
                 pwd.getpwnam(name)

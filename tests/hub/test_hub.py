@@ -11,8 +11,9 @@ import pytest
 
 pytestmark = [
     pytest.mark.slow,  # a hub, OS accounts and JupyterLab servers
-    # The test client's keep-alive sockets to the hub (requests, tornado websockets) are
-    # sometimes closed by the garbage collector inside another test: not the platform's.
+    # The test client's keep-alive sockets to the hub (requests, tornado websockets) may be
+    # closed by the garbage collector inside a test of this module: not the platform's.
+    # (The hub fixture collects what is left when it stops, so none reaches later modules.)
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
