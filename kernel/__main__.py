@@ -26,12 +26,31 @@ def kernel_spec(python: str) -> dict[str, object]:
     }  # fmt: skip
 
 
+LAB_OVERRIDES = {
+    # a deployment without the internet: JupyterLab should not ask to fetch news
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+"""JupyterLab settings of the users' environment (``share/jupyter/lab/settings``)."""
+
+
 def install(prefix: Path) -> Path:
-    """Write ``PREFIX/share/jupyter/kernels/lasair/kernel.json``; returns its folder."""
+    """Write ``PREFIX/share/jupyter/kernels/lasair/kernel.json`` and the lab's settings.
+
+    Returns
+    -------
+    pathlib.Path
+        The kernel spec's folder.
+    """
     folder = prefix / "share" / "jupyter" / "kernels" / NAME
     folder.mkdir(parents=True, exist_ok=True)
     spec = kernel_spec(str(prefix / "bin" / "python"))
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    settings = prefix / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps(LAB_OVERRIDES, indent=1) + "\n")
     return folder
 
 

@@ -27,23 +27,45 @@ make_seeded_archive
     Factory: a fresh copy of the seeded archive (the 124 real alerts and a simulated
     stream of 300 sources over 12 nights, seed 3), built once per test run as a
     PostgreSQL template database and copied in about a second; returns its URL.
+
+Browser (Debian's Chromium, driven by Python Playwright through ``executable_path``;
+``playwright install`` is never needed; ``CHROMIUM_EXECUTABLE`` names another binary):
+
+chromium_executable
+    Session-wide: path of the Chromium binary (skips the test when there is none).
+browser
+    Session-wide: a headless Playwright ``Browser`` on that Chromium, WebGL2 by SwiftShader
+    (skips only when Chromium cannot start).
+page, page_log
+    A fresh ``Page`` (1280×900) in its own context; its console lines and page errors.
+artifacts, screenshot
+    ``tests/artifacts/`` (not in git); ``screenshot(page_or_locator, name)`` saves there.
+block_network
+    ``block_network(page)``: abort every request not to 127.0.0.1; the aborted URLs.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from lasair_nb.archive.migrate import upgrade
 from lasair_nb.server.embedded import EmbeddedServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Route
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -197,3 +219,123 @@ def make_seeded_archive(
         for name in created:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+# --- the browser ---------------------------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
+"""Debian's real binary first (``/usr/bin/chromium`` is a shell wrapper around it)."""
+CHROMIUM_ARGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox")
+"""WebGL2 without a GPU (Aladin Lite's core needs it); no sandbox as root."""
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    named = os.environ.get("CHROMIUM_EXECUTABLE")
+    for candidate in (named,) if named else CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.skip(
+        f"no Chromium ({named or ', '.join(CHROMIUM_CANDIDATES)}): apt-get install -y chromium"
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable: str) -> Iterator[Browser]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    playwright = sync_api.sync_playwright().start()
+    try:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=chromium_executable, headless=True, args=list(CHROMIUM_ARGS)
+            )
+        except sync_api.Error as error:
+            pytest.skip(f"Chromium at {chromium_executable} cannot start headless: {error}")
+        yield launched
+        launched.close()
+    finally:
+        playwright.stop()
+
+
+OFFLINE_ERRORS = re.compile(
+    r"Failed to fetch|HiPS|rootURL is not defined|reading 'longitudeReversed'"
+)
+"""Uncaught errors Aladin Lite raises when its HiPS sky cannot be fetched (no network).
+
+``longitudeReversed`` is read from the base image survey, which never arrives offline: it
+shows when the view is moved (or redrawn) before Aladin Lite has given up on it, which
+the clean-clone run met on a loaded machine.
+"""
+
+
+@dataclass
+class PageLog:
+    """What a page said: console lines (``type: text``) and uncaught errors."""
+
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def unexpected_errors(self) -> list[str]:
+        """The uncaught errors, but those of Aladin Lite's sky images with no network."""
+        return [error for error in self.errors if not OFFLINE_ERRORS.search(error)]
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    return PageLog()
+
+
+@pytest.fixture
+def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.on("console", lambda message: page_log.console.append(f"{message.type}: {message.text}"))
+    opened.on("pageerror", lambda error: page_log.errors.append(str(error)))
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def screenshot(artifacts: Path) -> Callable[..., Path]:
+    """``screenshot(page_or_locator, name)``: save ``tests/artifacts/NAME.png``, print its path."""
+
+    def take(target: object, name: str) -> Path:
+        path = artifacts / f"{name}.png"
+        target.screenshot(path=str(path))  # a Page or a Locator
+        print(f"screenshot: {path}")
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def block_network() -> Callable[[Page], list[str]]:
+    """``block_network(page)``: abort every request not to 127.0.0.1; returns the aborted URLs.
+
+    ``data:`` and ``blob:`` URLs never reach the network and are not routed.
+    """
+
+    def block(page: Page) -> list[str]:
+        blocked: list[str] = []
+
+        def route(route: Route) -> None:
+            url = route.request.url
+            if urlsplit(url).hostname in LOCAL_HOSTS:
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort("internetdisconnected")
+
+        page.route("**/*", route)
+        return blocked
+
+    return block

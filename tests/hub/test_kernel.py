@@ -82,3 +82,24 @@ def test_the_kernel_preloads_an_archive_connected_as_the_user(archive_url: str, 
     )
     assert printed.strip() == "Archive kernel_tester"
     print(f"Lasair kernel ready in {seconds:.2f} s")
+
+
+def test_the_users_environment_has_every_widget() -> None:
+    """What a notebook in the lab imports: the users' environment has all of it."""
+    import subprocess  # noqa: PLC0415
+
+    python = REPO / ".venv-user" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("no users' environment (make)")
+    run = subprocess.run(
+        [
+            str(python), "-c",
+            "import lasair_nb as ln\n"
+            "for name in ('QueryBuilder', 'ObjectViewer', 'SkyMap', 'WatchlistEditor'):\n"
+            "    getattr(ln, name)\n"
+            "from lasair_nb import lasair\n"
+            "print('ok')",
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.stdout.strip() == "ok", run.stderr[-2000:]

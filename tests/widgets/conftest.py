@@ -6,16 +6,9 @@ names another binary.
 
 Fixtures
 --------
-chromium_executable
-    Session-wide: path of the Chromium binary (skips the test when there is none).
-browser
-    Session-wide: a headless Playwright ``Browser`` on that Chromium, WebGL2 by SwiftShader
-    (skips only when Chromium cannot start).
-page
-    A fresh Playwright ``Page`` (1280×900) in its own context; its console lines and page
-    errors are in ``page_log``.
-page_log
-    ``PageLog`` of ``page``: ``console`` lines and ``errors`` (uncaught exceptions).
+(The browser's, ``browser``, ``page``, ``screenshot``, ``block_network``…, are in
+``tests/conftest.py``.)
+
 start_voila
     Session-wide factory: ``start_voila(notebook_dir, env={...})`` starts Voila on
     127.0.0.1 and a free port, waits until it answers and returns a ``JupyterServer``
@@ -25,8 +18,6 @@ start_voila
 start_jupyterlab
     The same for JupyterLab (no token; ``window.jupyterapp`` exposed; ``lab_url(name)``);
     ``run_in_jupyterlab(page, server, name)`` opens a notebook and runs all its cells.
-artifacts
-    Folder for screenshots, ``tests/artifacts/`` (not in git).
 aladin_lite
     Session-wide: path of the kept Aladin Lite build, fetched from the npm registry first
     if the set-up has not (``lasair-nb widgets fetch-assets``).
@@ -38,7 +29,6 @@ they are fixtures too): ``write_notebook``, ``block_network``, ``screenshot``.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -46,81 +36,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Route
+    from playwright.sync_api import Page
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
-"""Debian's real binary first (``/usr/bin/chromium`` is a shell wrapper around it)."""
-CHROMIUM_ARGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox")
-"""WebGL2 without a GPU (Aladin Lite's core needs it); no sandbox as root."""
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 SERVER_START_TIMEOUT = 60.0
-
-
-@pytest.fixture(scope="session")
-def chromium_executable() -> str:
-    named = os.environ.get("CHROMIUM_EXECUTABLE")
-    for candidate in (named,) if named else CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    pytest.skip(
-        f"no Chromium ({named or ', '.join(CHROMIUM_CANDIDATES)}): apt-get install -y chromium"
-    )
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_executable: str) -> Iterator[Browser]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    playwright = sync_api.sync_playwright().start()
-    try:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=chromium_executable, headless=True, args=list(CHROMIUM_ARGS)
-            )
-        except sync_api.Error as error:
-            pytest.skip(f"Chromium at {chromium_executable} cannot start headless: {error}")
-        yield launched
-        launched.close()
-    finally:
-        playwright.stop()
-
-
-@dataclass
-class PageLog:
-    """What a page said: console lines (``type: text``) and uncaught errors."""
-
-    console: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def page_log() -> PageLog:
-    return PageLog()
-
-
-@pytest.fixture
-def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.on("console", lambda message: page_log.console.append(f"{message.type}: {message.text}"))
-    opened.on("pageerror", lambda error: page_log.errors.append(str(error)))
-    yield opened
-    context.close()
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 @pytest.fixture(scope="session")
@@ -128,43 +53,6 @@ def aladin_lite() -> Path:
     from lasair_nb.widgets import assets  # noqa: PLC0415
 
     return assets.fetch_aladin_lite()  # at once when already kept
-
-
-@pytest.fixture(scope="session")
-def screenshot(artifacts: Path) -> Callable[..., Path]:
-    """``screenshot(page_or_locator, name)``: save ``tests/artifacts/NAME.png``, print its path."""
-
-    def take(target: object, name: str) -> Path:
-        path = artifacts / f"{name}.png"
-        target.screenshot(path=str(path))  # a Page or a Locator
-        print(f"screenshot: {path}")
-        return path
-
-    return take
-
-
-@pytest.fixture(scope="session")
-def block_network() -> Callable[[Page], list[str]]:
-    """``block_network(page)``: abort every request not to 127.0.0.1; returns the aborted URLs.
-
-    ``data:`` and ``blob:`` URLs never reach the network and are not routed.
-    """
-
-    def block(page: Page) -> list[str]:
-        blocked: list[str] = []
-
-        def route(route: Route) -> None:
-            url = route.request.url
-            if urlsplit(url).hostname in LOCAL_HOSTS:
-                route.continue_()
-            else:
-                blocked.append(url)
-                route.abort("internetdisconnected")
-
-        page.route("**/*", route)
-        return blocked
-
-    return block
 
 
 @pytest.fixture(scope="session")

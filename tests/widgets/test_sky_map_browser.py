@@ -13,7 +13,6 @@ pointer, so a real click is not yet tested here.) A second test times 10⁵ obje
 from __future__ import annotations
 
 import io
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ import lasair_nb as ln
 
 pytestmark = pytest.mark.slow
 
-OFFLINE_ERRORS = re.compile(r"Failed to fetch|HiPS|rootURL is not defined")
-"""Uncaught errors Aladin Lite raises when its HiPS sky cannot be fetched."""
 
 CANVAS_COLOURS = """() => {
     const canvas = document.querySelector(".aladin-widget canvas.aladin-catalogCanvas");
@@ -195,7 +192,7 @@ sky
 
     assert blocked, "the page asked for no HiPS tile: the network block was not tested"
     assert not [url for url in blocked if "aladin-lite" in url or "esm.sh" in url], blocked
-    unexpected = [error for error in page_log.errors if not OFFLINE_ERRORS.search(error)]
+    unexpected = page_log.unexpected_errors()
     assert not unexpected, unexpected
     assert "Traceback" not in voila.log(), voila.log()[-3000:]
 
