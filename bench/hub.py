@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,24 +36,10 @@ import sqlalchemy as sa
 from bench.results import report
 from lasair_nb.archive.migrate import upgrade
 from lasair_nb.server.embedded import EmbeddedServer
+from lasair_nb.server.processes import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 USER_ENV = REPO / ".venv-user"
-
-
-def free_port(count: int = 1) -> int:
-    """A port p with p … p + count - 1 free."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        try:
-            for port in range(first, first + count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
 
 
 def wait_until(ready: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -119,7 +104,7 @@ def bare_seconds(home: Path, repeat: int) -> list[float]:
     """``jupyter lab`` of the users' environment, started by hand until its API answers."""
     times = []
     for run in range(repeat + 1):
-        port = free_port()
+        port = free_ports()
         started = time.monotonic()
         process = subprocess.Popen(
             [
@@ -173,7 +158,7 @@ def main() -> None:
         raise SystemExit("run as root after `make` (the hub makes OS accounts; .venv-user)")
     home = Path(tempfile.mkdtemp(prefix="lasair-bench-hub-"))
     home.chmod(0o755)
-    server = EmbeddedServer(home / "pgdata", tcp_port=free_port())
+    server = EmbeddedServer(home / "pgdata", tcp_port=free_ports())
     status = server.start()
     name = f"bench{uuid.uuid4().hex[:6]}"
     hub = None
@@ -187,7 +172,7 @@ def main() -> None:
         url = sa.URL.create(
             "postgresql", "postgres", owner, "127.0.0.1", server.tcp_port, "bench"
         ).render_as_string(hide_password=False)
-        port = free_port(4)
+        port = free_ports(4)
         env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
         env |= {
             "LASAIR_HOME": str(home / "lasair"),

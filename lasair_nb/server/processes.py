@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,3 +144,29 @@ class ManagedProcess:
             pass
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def free_ports(count: int = 1) -> int:
+    """A port ``p`` of 127.0.0.1 with ``p … p + count - 1`` all free now.
+
+    For services that take several in a row, as the hub does.
+
+    Raises
+    ------
+    OSError
+        When no such run is found in 50 tries.
+    """
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count > 65536:
+            continue
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise OSError(f"no {count} free ports in a row on 127.0.0.1")

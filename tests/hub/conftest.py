@@ -16,7 +16,6 @@ import os
 import pwd
 import re
 import shutil
-import socket as sockets
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import pytest
 import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
+
+from lasair_nb.server.processes import free_ports
 
 TIMEOUT = 120.0
 
@@ -169,24 +170,6 @@ class HubUser:
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_ports(count: int) -> int:
-    """A port p with p … p + count - 1 all free (the hub uses three in a row)."""
-    for _ in range(50):
-        with sockets.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count >= 65536:
-            continue
-        try:
-            for port in range(first, first + count):
-                with sockets.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise RuntimeError("no free run of ports")
-
-
 @dataclass
 class Hub:
     base: str
@@ -232,7 +215,7 @@ def hub(
     # shared notebooks: not under pytest's basetemp (0700), every account reads them
     shared = Path(tempfile.mkdtemp(prefix="lasair-nb-hub-notebooks-"))
     shared.chmod(0o755)
-    port = _free_ports(4)
+    port = free_ports(4)
     prefix = f"t{uuid.uuid4().hex[:5]}_"
     admin = HubUser(f"http://127.0.0.1:{port}", f"{prefix}admin", f"Admin-{uuid.uuid4().hex[:12]}")
     env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
