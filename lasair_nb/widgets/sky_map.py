@@ -46,6 +46,7 @@ import numpy.typing as npt
 import pandas as pd
 import traitlets
 from astropy import units as u
+from astropy.coordinates import angular_separation
 from astropy.table import Table
 from IPython.display import display
 from mocpy import MOC
@@ -233,6 +234,9 @@ class SkyMap(widgets.VBox):
         Credible region of each level in ``levels`` (exact, as the archive gives it).
     contour_areas : dict of float to float
         Their areas [deg²].
+    density : astropy.table.Table or None
+        When more than ``max_markers`` objects are in view: how many fall in each HEALPix
+        cell drawn (``order``, ``ipix``, ``count``); None when each object is drawn.
     candidates : astropy.table.Table
         Objects inside the outermost contour detected in the window, by credible level.
     watchlist_sources : astropy.table.Table
@@ -905,12 +909,9 @@ def object_ids(table: Table | pd.DataFrame) -> Sequence[str]:
 
 
 def _separation_deg(ra1: Any, dec1: Any, ra2: float, dec2: float) -> Any:
-    """Angular separation [deg] (haversine; arrays or numbers)."""
-    ra1, dec1, ra2, dec2 = (np.radians(value) for value in (ra1, dec1, ra2, dec2))
-    term = (
-        np.sin((dec1 - dec2) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra1 - ra2) / 2) ** 2
-    )
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(term, 0.0, 1.0))))
+    """Angular separation [deg] of positions in degrees (arrays or numbers), by astropy."""
+    radians = (np.radians(value) for value in (ra1, dec1, ra2, dec2))
+    return np.degrees(angular_separation(*radians))
 
 
 def _within(table: Table, ra: float, dec: float, radius: float) -> npt.NDArray[np.bool_]:
