@@ -2,7 +2,8 @@
 
 Registered through the ``lasair_nb.commands`` entry point (``lasair_nb`` never imports the
 hub): ``notebooks list``, ``notebooks promote PATH --by ADMIN``, ``notebooks check``
-(what a nightly cron job runs: every system notebook against the archive as it is now).
+(what a nightly cron job runs: every system notebook against the archive as it is now),
+``notebooks install-examples`` (what the hub does when it starts).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def list_notebooks(args: argparse.Namespace) -> int:
     """Print the system and contributed notebooks, and the promotions."""
     shared = SharedNotebooks(args.settings)
     for title, folder, pattern in (
-        ("system", shared.system, "*.ipynb"),
+        ("system", shared.system, "**/*.ipynb"),
         ("contributed", shared.contributed, "*/*.ipynb"),
     ):
         found = sorted(folder.glob(pattern)) if folder.exists() else []
@@ -56,6 +57,15 @@ def check(args: argparse.Namespace) -> int:
     return 0 if all(result["passed"] for result in results) else 1
 
 
+def install_examples(args: argparse.Namespace) -> int:
+    """Copy the example notebooks into system/examples (new and changed ones)."""
+    records = SharedNotebooks(args.settings).install_examples()
+    for record in records:
+        print(f"installed system/{record['notebook']}")
+    print(f"{len(records)} example notebooks installed or updated")
+    return 0
+
+
 def register(cli: CommandLine) -> None:
     """Add the ``notebooks`` commands to ``lasair-nb``."""
     actions = cli.group("notebooks", "shared notebooks: contributed, promoted to system")
@@ -69,6 +79,9 @@ def register(cli: CommandLine) -> None:
     up.add_argument("--by", required=True, help="the administrator promoting it (recorded)")
     up.add_argument("--name", help="its name in system/ (default: the same)")
     up.set_defaults(handler=promote)
+    actions.add_parser(
+        "install-examples", help="copy notebooks/examples into system/examples (the hub does)"
+    ).set_defaults(handler=install_examples)
     actions.add_parser(
         "check", help="re-run every system notebook; exit 1 if any broke (nightly)"
     ).set_defaults(handler=check)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hub.accounts import default_venv
 from hub.authenticator import LasairAuthenticator
+from hub.notebooks import SharedNotebooks
 from hub.spawner import LasairSpawner
 from lasair_nb.settings import get_settings
 
@@ -75,6 +76,12 @@ c.Spawner.notebook_dir = "~"
 # A loaded machine can take a while to start JupyterLab.
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+
+# --- shared notebooks -------------------------------------------------------------------
+# Every lab shows ~/system (read-only) and ~/contributed (LASAIR_NOTEBOOKS_DIR). The tested
+# example notebooks go into system/examples now: new and changed ones, recorded in
+# system/PROMOTIONS.jsonl.
+SharedNotebooks(settings).install_examples()
 
 # --- services ---------------------------------------------------------------------------
 # The idle culler stops servers idle for an hour (their kernels with them).

@@ -3,6 +3,7 @@
 Under ``LASAIR_NOTEBOOKS_DIR`` (readable by every account)::
 
     system/                 promoted notebooks: read-only to users (written by promotion only)
+    system/examples/        the example notebooks of notebooks/examples (tested by make test)
     system/PROMOTIONS.jsonl who promoted what, when, from where, its SHA-256 and the check
     system/CHECKS.jsonl     every re-run of the system notebooks, one line per notebook
     contributed/NAME/       NAME's published notebooks: theirs to write, everyone's to read
@@ -36,6 +37,10 @@ from lasair_nb.settings import Settings, get_settings
 
 RUNNER = "notebook_runner"
 """The OS account and archive role that shared notebooks run as when they are checked."""
+EXAMPLES = Path(__file__).resolve().parents[1] / "notebooks" / "examples"
+"""The example notebooks of this checkout (``make test`` runs each under nbval)."""
+INSTALLER = "lasair-nb (examples, tested by make test)"
+"""Who promotions of the examples are recorded as."""
 
 
 class PromotionError(LasairError):
@@ -165,6 +170,43 @@ class SharedNotebooks:
         self._append(self.system / "PROMOTIONS.jsonl", record)
         return record
 
+    def install_examples(self, source: Path = EXAMPLES) -> list[dict[str, Any]]:
+        """Copy the example notebooks into ``system/examples``: the new and the changed ones.
+
+        They need no check here: ``make test`` runs every one of them under nbval against a
+        seeded archive, and the nightly :meth:`check_all` re-runs them here with the rest.
+        Each copy is recorded in ``PROMOTIONS.jsonl`` like a promotion; an unchanged one is
+        left alone, so starting the hub again records nothing.
+
+        Returns
+        -------
+        list of dict
+            The records written (empty when every example was already there).
+        """
+        self.ensure()
+        folder = self.system / "examples"
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
+        records = []
+        for notebook in sorted(Path(source).glob("*.ipynb")):
+            data = notebook.read_bytes()
+            target = folder / notebook.name
+            if target.is_file() and target.read_bytes() == data:
+                continue
+            target.write_bytes(data)
+            target.chmod(0o644)
+            record = {
+                "notebook": f"examples/{notebook.name}",
+                "from": f"notebooks/examples/{notebook.name}",
+                "by": INSTALLER,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "check_seconds": None,
+            }
+            self._append(self.system / "PROMOTIONS.jsonl", record)
+            records.append(record)
+        return records
+
     def promotions(self) -> list[dict[str, Any]]:
         """Every promotion recorded, oldest first."""
         log = self.system / "PROMOTIONS.jsonl"
@@ -179,8 +221,11 @@ class SharedNotebooks:
         appended to ``system/CHECKS.jsonl``: the nightly report of what broke.
         """
         results = []
-        for notebook in sorted(self.system.glob("*.ipynb")):
-            result = {"notebook": notebook.name, **self.check(notebook)}
+        for notebook in sorted(self.system.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in notebook.parts:
+                continue
+            name = str(notebook.relative_to(self.system))
+            result = {"notebook": name, **self.check(notebook)}
             result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
             self._append(self.system / "CHECKS.jsonl", result)
             results.append(result)

@@ -70,7 +70,9 @@ class NotebooksPage(HubOAuthenticated, web.RequestHandler):
                 "<button type='submit'>promote</button></form></td></tr>"
             )
         system = "".join(
-            f"<li>{html.escape(path.name)}</li>" for path in sorted(shared.system.glob("*.ipynb"))
+            f"<li>{html.escape(str(path.relative_to(shared.system)))}</li>"
+            for path in sorted(shared.system.rglob("*.ipynb"))
+            if ".ipynb_checkpoints" not in path.parts
         )
         history = "".join(
             "<li>{} from {} by {} at {}</li>".format(

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 import sqlalchemy as sa
 
-from hub.notebooks import RUNNER, PromotionError, SharedNotebooks
+from hub.notebooks import INSTALLER, RUNNER, PromotionError, SharedNotebooks
 from lasair_nb.settings import Settings
 
 pytestmark = pytest.mark.slow  # notebooks run in real kernels, as another OS account
@@ -150,3 +150,23 @@ def test_the_command_line_promotes_and_refuses(shared: SharedNotebooks, owner_ur
     assert "ZeroDivisionError" in refused.stderr and "Traceback" not in refused.stderr
     listed = run("list")
     assert "fine.ipynb" in listed.stdout and "bob/bad.ipynb" in listed.stdout
+
+
+def test_the_examples_are_installed_once_and_pass_as_an_ordinary_user(
+    shared: SharedNotebooks,
+) -> None:
+    """The examples in system/examples run as every user runs them: the Lasair kernel, an
+    ordinary archive role (not the owner the nbval test uses), and a read-only folder."""
+    records = shared.install_examples()
+    examples = sorted((REPO / "notebooks" / "examples").glob("*.ipynb"))
+    assert [r["notebook"] for r in records] == [f"examples/{p.name}" for p in examples]
+    assert all(r["by"] == INSTALLER for r in records)
+    for path in examples:
+        installed = shared.system / "examples" / path.name
+        assert installed.read_bytes() == path.read_bytes()
+        assert oct(installed.stat().st_mode & 0o777) == "0o644"
+    assert shared.install_examples() == []  # unchanged: nothing copied, nothing recorded
+    results = shared.check_all()
+    failed = {r["notebook"]: (r["cell"], r["error"]) for r in results if not r["passed"]}
+    assert not failed, failed
+    assert len(results) == len(examples)
