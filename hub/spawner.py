@@ -22,7 +22,9 @@ instead of OS accounts.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import pwd
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ from traitlets import Integer, Unicode
 from hub.accounts import SpawnRefusedError, ensure_account, unreadable_parts
 from hub.notebooks import SharedNotebooks
 from lasair_nb.admin.users import server_environment
+
+LISTEN_POLL = 0.05
+"""Seconds between two looks at whether a starting server accepts connections yet."""
 
 
 class LasairSpawner(LocalProcessSpawner):
@@ -67,10 +72,42 @@ class LasairSpawner(LocalProcessSpawner):
 
     async def start(self) -> Any:
         """Make the account and the role, put the credentials in the environment, start."""
+        steps = [time.monotonic()]
         command = self._check_user_env()
         await asyncio.to_thread(self._ensure_account)
+        steps.append(time.monotonic())
         credentials = await asyncio.to_thread(server_environment, self.user.name, self.user.admin)
         self.environment = {**self.environment, **credentials}
         self.cmd = [str(command)]
+        steps.append(time.monotonic())
         await asyncio.to_thread(SharedNotebooks().prepare_home, pwd.getpwnam(self.user.name))
-        return await super().start()
+        steps.append(time.monotonic())
+        ip, port = await super().start()
+        await self._until_listening(ip, port)
+        steps.append(time.monotonic())
+        self.log.info(
+            "Spawn of %s: account %.2f s, archive role %.2f s, home %.2f s, server "
+            "listening after %.2f s",
+            self.user.name, *(later - earlier for earlier, later in itertools.pairwise(steps)),
+        )  # fmt: skip
+        return ip, port
+
+    async def _until_listening(self, ip: str, port: int) -> None:
+        """Return once the server accepts connections (or its process ended).
+
+        The hub then checks the server over HTTP, and finds it at the first try. Left to
+        itself, the hub checks with a backoff (0.2 s, doubling, with jitter) that
+        overshoots a server ready after ~2 s by about a second on average.
+        """
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                return  # the hub reports the dead server, with its exit status
+            try:
+                _, writer = await asyncio.open_connection(ip or "127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(LISTEN_POLL)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return

@@ -104,12 +104,19 @@ def connect_raw(url: str | None = None) -> psycopg2.extensions.connection:
     return psycopg2.connect(**arguments)
 
 
-def unreachable(error: sa.exc.DBAPIError, url: sa.URL | str | None = None) -> DatabaseError:
-    """The DatabaseError for a failed connection: where to, and why, without the password."""
+def unreachable(
+    error: sa.exc.DBAPIError | psycopg2.Error, url: sa.URL | str | None = None
+) -> DatabaseError:
+    """The DatabaseError for a failed connection: where to, and why, without the password.
+
+    ``error`` is SQLAlchemy's (``engine.connect()``) or the driver's own
+    (``engine.raw_connection()``).
+    """
     where = ""
     if url is not None:
         where = " at " + sa.make_url(url).render_as_string(hide_password=True)
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    original = getattr(error, "orig", None) or error
+    reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
     return DatabaseError(
         f"cannot connect to the archive{where}: {reason}; check the user and password "
         "(LASAIR_USER/LASAIR_PASSWORD) and that the server runs (`lasair-nb db status`)"

@@ -281,7 +281,8 @@ class Archive:
             For anything but one SELECT, a timeout, an unknown table or column
             (with the nearest names), or a database error.
         NotAllowedError
-            With ``as_reader``, if ``lasair_reader`` cannot log in (on a server that
+            With ``as_reader`` (or as the archive's owner, whose SQL also runs as
+            ``lasair_reader``), if ``lasair_reader`` cannot log in (on a server that
             asks it for a password, set ``LASAIR_READER_PASSWORD``): the SQL is then
             not run at all, never with the user's own rights.
         """
@@ -294,16 +295,21 @@ class Archive:
         try:
             connection = engine.raw_connection()
         except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             if as_reader and not self._privileged:
-                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
                 raise NotAllowedError(
                     "cannot run SQL you did not write: it runs as the read-only role "
                     f"{user_sql.READER_ROLE}, which cannot log in ({reason}); on a server "
                     "that asks it for a password, set LASAIR_READER_PASSWORD"
                 ) from error
-            if not isinstance(error, sa.exc.DBAPIError):
-                raise
-            raise archive_engine.unreachable(error) from error
+            if self._privileged:
+                raise NotAllowedError(
+                    "the archive's owner runs SQL as the read-only role "
+                    f"{user_sql.READER_ROLE}, which cannot log in ({reason}); on a server "
+                    "that asks it for a password, set LASAIR_READER_PASSWORD (or connect "
+                    "as a user: LASAIR_USER and LASAIR_PASSWORD)"
+                ) from error
+            raise archive_engine.unreachable(error, engine.url) from error
         try:
             result = _run_cancellable(
                 connection.driver_connection, text, int(limit), int(offset), float(timeout),

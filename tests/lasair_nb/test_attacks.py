@@ -183,6 +183,18 @@ def test_without_the_reader_another_users_query_is_refused(
     bob_again.close()
 
 
+def test_the_owner_without_the_reader_gets_a_lasair_error(archive_url: str) -> None:
+    """The owner's SQL runs as lasair_reader; when that role cannot log in, the owner is
+    told so (found by the hub benchmark: psycopg2's own error escaped before)."""
+    owner = ln.connect(archive_url)
+    owner._reader = sa.create_engine(
+        owner.engine.url.set(username="lasair_reader", database="no_such_archive")
+    )
+    with pytest.raises(ln.NotAllowedError, match="archive's owner runs SQL as the read-only"):
+        owner.sql("SELECT 1 AS one")
+    owner.close()
+
+
 SIDE_CHANNELS = [
     "SELECT set_config('application_name', 'leak', false)",
     "SELECT set_config('work_mem', '64MB', true)",
