@@ -188,7 +188,7 @@ def main() -> None:
         url = sa.URL.create(
             "postgresql", "postgres", owner, "127.0.0.1", server.tcp_port, "bench"
         ).render_as_string(hide_password=False)
-        port = free_ports(4)
+        port = free_ports(6)
         env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
         env |= {
             "LASAIR_HOME": str(home / "lasair"),

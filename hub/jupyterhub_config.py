@@ -86,11 +86,14 @@ SharedNotebooks(settings).install_examples()
 # --- services ---------------------------------------------------------------------------
 # The idle culler stops servers idle for an hour (their kernels with them).
 c.JupyterHub.load_roles = [
+    # Every user may call the JSON API with their own tokens (made at /hub/token): a
+    # token with the default scopes has this one; a narrower token does not.
+    {"name": "user", "scopes": ["self", "access:services!service=api"]},
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
 ]
 c.JupyterHub.services = [
     {
@@ -107,5 +110,14 @@ c.JupyterHub.services = [
         "environment": {k: v for k, v in os.environ.items() if k.startswith("LASAIR_")},
         "oauth_no_confirm": True,
         "display": True,
+    },
+    # The JSON API, /services/api/: Lasair's REST API for the `lasair` client, each call
+    # run as the token's user (hub/api_service.py).
+    {
+        "name": "api",
+        "url": f"http://127.0.0.1:{settings.hub_port + 4}",
+        "command": [sys.executable, "-m", "hub.api_service"],
+        "environment": {k: v for k, v in os.environ.items() if k.startswith("LASAIR_")},
+        "display": False,
     },
 ]

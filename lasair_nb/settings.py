@@ -121,7 +121,13 @@ class Settings(BaseSettings):
         gt=0,
         lt=65536,
         description="Port of the hub on 127.0.0.1 (its proxy); the hub itself, the proxy's "
-        "API and the Notebooks page use the next three.",
+        "API, the Notebooks page and the JSON API use the next four.",
+    )
+    api_rate_limit: int = Field(
+        default=600,
+        gt=0,
+        description="Requests a minute that one token may make to the JSON API "
+        "(/services/api/); more get HTTP 429 with Retry-After.",
     )
     hub_admins: str = Field(
         default="admin",

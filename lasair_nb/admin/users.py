@@ -88,6 +88,27 @@ def add_user(
     return password
 
 
+def ensure_user(name: str, admin: bool = False, settings: Settings | None = None) -> bool:
+    """Create the user if they are new (their password is never shown); True if created.
+
+    For services that act as users (``connect(act_as=NAME)``): a hub user who has never
+    started a notebook server has no archive role yet.
+    """
+    check_name(name)
+    settings = settings or get_settings()
+    engine = database.create_engine(database.database_url(settings))
+    try:
+        with engine.begin() as connection:
+            if roles.exists(connection, name):
+                if name not in {user.name for user in list_users(connection)}:
+                    raise UserError(f"{name!r} is a database role but not a Lasair-NB user")
+                return False
+            add_user(connection, name, admin, settings)
+            return True
+    finally:
+        engine.dispose()
+
+
 def session_password(
     connection: sa.Connection, name: str, admin: bool = False, settings: Settings | None = None
 ) -> str:

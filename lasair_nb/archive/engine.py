@@ -10,9 +10,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.sql
 import sqlalchemy as sa
 
 from lasair_nb.errors import DatabaseError
@@ -91,9 +93,29 @@ def with_driver(url: str | sa.URL) -> sa.URL:
     return parsed
 
 
-def create_engine(url: str | sa.URL | None = None) -> sa.Engine:
-    """An engine on ``url`` (default: :func:`database_url`)."""
-    return sa.create_engine(with_driver(url or database_url()), pool_pre_ping=True)
+def create_engine(url: str | sa.URL | None = None, act_as: str | None = None) -> sa.Engine:
+    """An engine on ``url`` (default: :func:`database_url`).
+
+    With ``act_as``, every connection the engine hands out first runs ``SET ROLE act_as``:
+    the URL's login (a service's, the archive owner's) acts as that user, whose rights and
+    row-level security then apply. It is set again at each checkout, because the session
+    reset after a user's query (``DISCARD ALL``) also resets the role.
+    """
+    engine = sa.create_engine(with_driver(url or database_url()), pool_pre_ping=True)
+    if act_as is not None:
+        statement = psycopg2.sql.SQL("SET ROLE {}").format(psycopg2.sql.Identifier(act_as))
+
+        @sa.event.listens_for(engine, "checkout")
+        def _act_as(dbapi_connection: Any, *_: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            try:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute(statement)
+            finally:
+                dbapi_connection.autocommit = autocommit
+
+    return engine
 
 
 def connect_raw(url: str | None = None) -> psycopg2.extensions.connection:

@@ -14,6 +14,7 @@ The client writes no SQL: it validates arguments, calls the storage functions of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,12 +62,17 @@ MAX_OFFSET = 2**31 - 1
 """PostgreSQL's MOVE takes a 32-bit count."""
 
 
+ACT_AS = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""A user name ``connect(act_as=...)`` accepts (as ``lasair_nb.admin.users`` makes them)."""
+
+
 def connect(
     url: str | None = None,
     *,
     user: str | None = None,
     password: str | None = None,
     output: Output = "pandas",
+    act_as: str | None = None,
 ) -> Archive:
     """Connect to the archive.
 
@@ -81,6 +87,11 @@ def connect(
     output
         ``"pandas"`` (DataFrames) or ``"astropy"`` (Tables with units) for every
         tabular result.
+    act_as
+        For services that answer many users (the JSON API): log in with the URL's own
+        role (the archive's owner) and act as this Lasair-NB user, with exactly their
+        rights and row-level security (``SET ROLE`` on every connection). The user must
+        exist (:func:`lasair_nb.admin.users.ensure_user`).
 
     Returns
     -------
@@ -99,8 +110,12 @@ def connect(
         password = settings.password.get_secret_value()
     if user:
         address = address.set(username=user, password=password)
+    if act_as is not None and not (isinstance(act_as, str) and ACT_AS.fullmatch(act_as)):
+        raise ArgumentError(f"act_as must be a Lasair-NB user name, got {act_as!r}")
     try:
-        return Archive(archive_engine.create_engine(address), settings, output=output)
+        return Archive(
+            archive_engine.create_engine(address, act_as=act_as), settings, output=output
+        )
     except sa.exc.DBAPIError as error:
         raise archive_engine.unreachable(error, address) from error
 

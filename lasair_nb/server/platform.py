@@ -67,9 +67,11 @@ class Platform:
         # `python -m`: the process's command line is then exactly this one (a script's
         # shebang would put the interpreter first), which `down` checks before signalling
         self.hub.start([sys.executable, "-m", "jupyterhub", "-f", str(config)])
+        base = f"http://127.0.0.1:{self.settings.hub_port}"
         return (
-            f"hub        http://127.0.0.1:{self.settings.hub_port}/  (JupyterHub; "
-            f"log {self.hub.log})"
+            f"hub        {base}/  (JupyterHub; log {self.hub.log})\n"
+            f"api        {base}/services/api/  (Lasair's REST API: "
+            f'lasair_client(token, endpoint="{base}/services/api"), tokens at {base}/hub/token)'
         )
 
     def up(self, simulate: bool = True, hub: bool = True) -> Iterator[str]:

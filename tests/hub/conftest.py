@@ -180,6 +180,8 @@ class Hub:
     notebooks: Path
 
     users: list[HubUser] = field(default_factory=list)
+    db_url: str = ""
+    """The archive as its owner sees it (over TCP, as the hub reaches it)."""
 
     def user(self, role: str, password: str | None = None) -> HubUser:
         """A new hub user (not signed up yet) with a unique name."""
@@ -215,7 +217,7 @@ def hub(
     # shared notebooks: not under pytest's basetemp (0700), every account reads them
     shared = Path(tempfile.mkdtemp(prefix="lasair-nb-hub-notebooks-"))
     shared.chmod(0o755)
-    port = free_ports(4)
+    port = free_ports(6)
     prefix = f"t{uuid.uuid4().hex[:5]}_"
     admin = HubUser(f"http://127.0.0.1:{port}", f"{prefix}admin", f"Admin-{uuid.uuid4().hex[:12]}")
     env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
@@ -249,7 +251,7 @@ def hub(
             time.sleep(0.5)
         assert "signup was successful" in admin.sign_up().lower()
         assert admin.log_in().status_code == 302
-        running = Hub(admin.base, admin, log, prefix, made, shared)
+        running = Hub(admin.base, admin, log, prefix, made, shared, db_url=env["LASAIR_DB_URL"])
         yield running
         for user in running.users:
             user.session.close()
