@@ -26,7 +26,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,8 +67,8 @@ def token(session: requests.Session, url: str) -> str:
     return found.group(1) if found else ""
 
 
-def spawn_seconds(base: str, name: str, password: str, repeat: int) -> list[float]:
-    """Sign up the administrator ``name``, then start and stop their server ``repeat`` times."""
+def sign_up_and_log_in(base: str, name: str, password: str) -> requests.Session:
+    """A session of the hub user ``name`` (signed up now: an administrator, or open sign-up)."""
     session = requests.Session()
     session.post(
         f"{base}/hub/signup",
@@ -83,23 +85,29 @@ def spawn_seconds(base: str, name: str, password: str, repeat: int) -> list[floa
         data={"_xsrf": token(session, f"{base}/hub/login"), "username": name, "password": password},
         timeout=30,
     )
-    headers = {"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/") or ""}
+    session.headers["X-XSRFToken"] = session.cookies.get("_xsrf", path="/hub/") or ""
+    return session
+
+
+def spawn_seconds(base: str, name: str, password: str, repeat: int) -> list[float]:
+    """Sign up the administrator ``name``, then start and stop their server ``repeat`` times."""
+    session = sign_up_and_log_in(base, name, password)
     api = f"{base}/hub/api/users/{name}"
 
     def server() -> dict:
-        return session.get(api, headers=headers, timeout=30).json()["servers"].get("", {})
+        return session.get(api, timeout=30).json()["servers"].get("", {})
 
     times = []
     for run in range(repeat + 1):  # the first makes the OS account and the role: a warm-up
         started = time.monotonic()
-        session.post(f"{api}/server", headers=headers, timeout=60).raise_for_status()
+        session.post(f"{api}/server", timeout=60).raise_for_status()
         wait_until(lambda: server().get("ready", False))
         ready = time.monotonic() - started
         session.get(f"{base}/user/{name}/lab", timeout=60).raise_for_status()
         if run:
             times.append(time.monotonic() - started)
             print(f"spawn {run}: ready {ready:.2f} s, lab answered {times[-1]:.2f} s")
-        session.delete(f"{api}/server", headers=headers, timeout=60)
+        session.delete(f"{api}/server", timeout=60)
         wait_until(lambda: not server())
     return times
 
@@ -165,24 +173,35 @@ def kernel_seconds(
     return ready, first
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--no-record", action="store_true")
-    args = parser.parse_args()
+@dataclass
+class RunningHub:
+    """A hub of ``hub/jupyterhub_config.py`` (its defaults) over a throw-away archive."""
+
+    base: str
+    url: str
+    """The archive's owner URL over TCP (as the hub reaches it)."""
+    env: dict[str, str]
+    home: Path
+
+
+@contextmanager
+def running_hub(admin: str) -> Iterator[RunningHub]:
+    """Start an embedded archive (TCP) and a hub whose administrator is ``admin``.
+
+    On leaving, the hub, the OS account ``admin`` and the archive are removed.
+    """
     if os.geteuid() != 0 or not (USER_ENV / "bin" / "jupyter-lab").exists():
         raise SystemExit("run as root after `make` (the hub makes OS accounts; .venv-user)")
     home = Path(tempfile.mkdtemp(prefix="lasair-bench-hub-"))
     home.chmod(0o755)
     server = EmbeddedServer(home / "pgdata", tcp_port=free_ports())
     status = server.start()
-    name = f"bench{uuid.uuid4().hex[:6]}"
     hub = None
     try:
-        admin = sa.create_engine(status.url("postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
+        owner_engine = sa.create_engine(status.url("postgres"), isolation_level="AUTOCOMMIT")
+        with owner_engine.connect() as connection:
             connection.exec_driver_sql("CREATE DATABASE bench")
-        admin.dispose()
+        owner_engine.dispose()
         upgrade(status.url("bench"))
         owner = server.owner_password_file.read_text().strip()
         url = sa.URL.create(
@@ -194,7 +213,7 @@ def main() -> None:
             "LASAIR_HOME": str(home / "lasair"),
             "LASAIR_DB_URL": url,
             "LASAIR_HUB_PORT": str(port),
-            "LASAIR_HUB_ADMINS": name,
+            "LASAIR_HUB_ADMINS": admin,
             "LASAIR_NOTEBOOKS_DIR": str(home / "notebooks"),
         }
         hub = subprocess.Popen(
@@ -206,14 +225,34 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers(f"{base}/hub/api"))
-        spawns = spawn_seconds(base, name, f"Bench-{uuid.uuid4().hex}", args.repeat)
-        bare = bare_seconds(home, args.repeat)
+        yield RunningHub(base, url, env, home)
+    finally:
+        if hub is not None:
+            hub.terminate()
+            hub.wait(60)
+        if (home / "hub.log").exists():  # the spawner's own account of each spawn
+            print("\n".join(re.findall(r"Spawn of .*", (home / "hub.log").read_text())))
+        subprocess.run(["pkill", "-KILL", "-u", admin], check=False)
+        subprocess.run(["userdel", "--remove", admin], check=False, capture_output=True)
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    with running_hub(name) as hub:
+        spawns = spawn_seconds(hub.base, name, f"Bench-{uuid.uuid4().hex}", args.repeat)
+        bare = bare_seconds(hub.home, args.repeat)
         # the kernels run as a user of the archive, as in a hub session
-        engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg2"))
+        engine = sa.create_engine(sa.make_url(hub.url).set(drivername="postgresql+psycopg2"))
         with engine.begin() as connection:
             password = add_user(connection, f"{name}_kernel")
         engine.dispose()
-        kernel_env = {key: value for key, value in env.items() if key != "LASAIR_HUB_ADMINS"}
+        kernel_env = {key: value for key, value in hub.env.items() if key != "LASAIR_HUB_ADMINS"}
         kernel_env |= {"LASAIR_USER": f"{name}_kernel", "LASAIR_PASSWORD": password}
         lasair, lasair_cell = kernel_seconds(
             "lasair", kernel_env, args.repeat, "archive.sql('SELECT 1 AS one')"
@@ -224,16 +263,6 @@ def main() -> None:
             args.repeat,
             "import lasair_nb as ln\nln.connect().sql('SELECT 1 AS one')",
         )
-    finally:
-        if hub is not None:
-            hub.terminate()
-            hub.wait(60)
-        if (home / "hub.log").exists():  # the spawner's own account of each spawn
-            print("\n".join(re.findall(r"Spawn of .*", (home / "hub.log").read_text())))
-        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
-        server.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
     def p(times: list[float], q: int) -> float:
         return float(np.percentile(times, q))

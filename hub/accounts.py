@@ -85,3 +85,29 @@ def ensure_account(
             f"(uid {account.pw_uid}): no hub user runs as it"
         )
     return account
+
+
+SERVICE_GROUP = "lasairsvc"
+"""OS group of the service accounts (``notebook_runner``, ``dashboard_runner``): not the
+users' group, so the spawner refuses a hub user who signs up under one of their names."""
+
+
+def ensure_service_account(name: str) -> pwd.struct_passwd:
+    """The OS account a service runs as: an ordinary account in :data:`SERVICE_GROUP`.
+
+    An account of that name made by an earlier version in the users' group is moved.
+    """
+    try:
+        account = pwd.getpwnam(name)
+        users = grp.getgrnam("lasairnb").gr_gid
+    except KeyError:
+        pass
+    else:
+        if account.pw_gid == users:
+            ensure_account(name)  # makes sure of the name and the uid before moving it
+            try:
+                grp.getgrnam(SERVICE_GROUP)
+            except KeyError:
+                subprocess.run(["groupadd", "--system", SERVICE_GROUP], check=True)
+            subprocess.run(["usermod", "-g", SERVICE_GROUP, name], check=True)
+    return ensure_account(name, SERVICE_GROUP)

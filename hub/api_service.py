@@ -428,7 +428,10 @@ def main() -> None:
     """Serve the API where the hub routes ``/services/api/``."""
     address = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     application().listen(address.port or 80, address.hostname or "127.0.0.1")
-    ioloop.IOLoop.current().start()
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
+        pass
 
 
 if __name__ == "__main__":

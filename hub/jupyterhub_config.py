@@ -10,13 +10,15 @@ own help).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from hub.accounts import default_venv
+from hub.accounts import default_venv, ensure_service_account
 from hub.authenticator import LasairAuthenticator
-from hub.notebooks import SharedNotebooks
+from hub.notebooks import RUNNER, SharedNotebooks
 from hub.spawner import LasairSpawner
+from lasair_nb.admin.users import reader_environment
 from lasair_nb.settings import get_settings
 
 settings = get_settings()
@@ -57,6 +59,8 @@ c.Authenticator.admin_users = {n.strip() for n in settings.hub_admins.split(",")
 c.Authenticator.allow_all = True
 # Hub names are also OS account and PostgreSQL role names.
 c.Authenticator.username_pattern = r"^[a-z][a-z0-9_]{0,30}$"
+# The services' own OS accounts are nobody's hub name.
+c.Authenticator.blocked_users = {RUNNER, "dashboard_runner"}
 c.NativeAuthenticator.enable_signup = True
 # False: an administrator approves each new user first (LASAIR_HUB_OPEN_SIGNUP).
 c.NativeAuthenticator.open_signup = settings.hub_open_signup
@@ -83,12 +87,25 @@ c.Spawner.http_timeout = 120
 # system/PROMOTIONS.jsonl.
 SharedNotebooks(settings).install_examples()
 
+# The account the dashboards run as: an ordinary user, never root.
+DASHBOARDS_ACCOUNT = ensure_service_account("dashboard_runner")
+
 # --- services ---------------------------------------------------------------------------
 # The idle culler stops servers idle for an hour (their kernels with them).
 c.JupyterHub.load_roles = [
     # Every user may call the JSON API with their own tokens (made at /hub/token): a
     # token with the default scopes has this one; a narrower token does not.
-    {"name": "user", "scopes": ["self", "access:services!service=api"]},
+    # The same for the dashboards' logged-in pages and "Open in my notebook" (on the
+    # Notebooks service, whose promotion page still checks for an administrator).
+    {
+        "name": "user",
+        "scopes": [
+            "self",
+            "access:services!service=api",
+            "access:services!service=dashboards",
+            "access:services!service=notebooks",
+        ],
+    },
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
@@ -108,6 +125,30 @@ c.JupyterHub.services = [
         "command": [sys.executable, "-m", "hub.promote_service"],
         # JupyterHub starts services with a bare environment: the page needs the settings
         "environment": {k: v for k, v in os.environ.items() if k.startswith("LASAIR_")},
+        "oauth_no_confirm": True,
+        "display": True,
+    },
+    # The dashboards, /services/dashboards/: Voila, run as the unprivileged account
+    # dashboard_runner and connected as the read-only role lasair_reader; public pages
+    # need no login, the others send visitors to the hub's (dashboards/serve.py).
+    {
+        "name": "dashboards",
+        "url": f"http://127.0.0.1:{settings.hub_port + 5}",
+        "command": [
+            shutil.which("runuser") or "/usr/sbin/runuser",
+            "-u",
+            DASHBOARDS_ACCOUNT.pw_name,
+            "--",
+            str(default_venv(settings) / "bin" / "python"),
+            "-m",
+            "dashboards.serve",
+        ],
+        "environment": {
+            **reader_environment(settings),
+            "HOME": DASHBOARDS_ACCOUNT.pw_dir,
+            "LASAIR_DASHBOARDS_DIR": str(settings.dashboards_dir or ""),
+            "LASAIR_DASHBOARD_POOL": str(settings.dashboard_pool),
+        },
         "oauth_no_confirm": True,
         "display": True,
     },

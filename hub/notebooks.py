@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.accounts import default_venv, ensure_account
+from hub.accounts import default_venv, ensure_service_account
 from lasair_nb.admin.users import server_environment
 from lasair_nb.errors import ArgumentError, LasairError
 from lasair_nb.settings import Settings, get_settings
@@ -87,7 +87,7 @@ class SharedNotebooks:
 
     def check(self, notebook: Path, timeout: float = 600) -> dict[str, Any]:
         """Run a copy of ``notebook`` as ``notebook_runner``; the result of kernel.check."""
-        account = ensure_account(RUNNER)
+        account = ensure_service_account(RUNNER)
         python = default_venv(self.settings) / "bin" / "python"
         work = Path(tempfile.mkdtemp(prefix="check-", dir=account.pw_dir))
         try:

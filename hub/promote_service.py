@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import html
 import os
+import pwd
+import re
 import secrets
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
+import nbformat
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from tornado import ioloop, web
 
+from dashboards import page
+from hub.accounts import ensure_account
 from hub.notebooks import SharedNotebooks
 from lasair_nb.errors import LasairError
 
@@ -90,19 +96,103 @@ class NotebooksPage(HubOAuthenticated, web.RequestHandler):
         )
 
 
+class OpenInNotebook(HubOAuthenticated, web.RequestHandler):
+    """``open/DASHBOARD?…``: the dashboard, with these parameters, as a notebook in your lab.
+
+    Any logged-in user (the hub sends others to its login page first). The notebook is
+    the dashboard's own, with one cell added before its parameters cell that sets them
+    (checked by :func:`dashboards.page.parameters`); it is written into
+    ``~/dashboards/`` as the user's file (never through a link the user could plant)
+    and opened in their lab, which the hub starts if needed.
+    """
+
+    @web.authenticated
+    def get(self, dashboard: str) -> None:
+        """Write the notebook and send the user to it."""
+        user = self.get_current_user()
+        root = Path(os.environ.get("LASAIR_DASHBOARDS_DIR") or Path(page.__file__).parent)
+        source = root / f"{dashboard}.ipynb"
+        if not source.is_file():
+            raise web.HTTPError(404, f"no dashboard {dashboard!r}")
+        try:
+            params = page.parameters(optional=dict.fromkeys(page.KINDS), query=self.request.query)
+        except page.PageError as error:
+            self.set_status(400)
+            self.finish(f"<p>Cannot open this page as a notebook: {html.escape(str(error))}</p>")
+            return
+        query = urlencode({key: value for key, value in params.items() if value is not None})
+        book = nbformat.read(source, as_version=4)
+        first = next(
+            (i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", [])),
+            len(book.cells),
+        )
+        book.cells.insert(
+            first,
+            nbformat.v4.new_code_cell(f"page.QUERY = {query!r}  # the page's parameters"),
+        )
+        book.metadata["kernelspec"] = {
+            "name": "lasair", "display_name": "Lasair (Python 3)", "language": "python",
+        }  # fmt: skip
+        slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", query).strip("_")[:60] or "page"
+        name = f"{dashboard}-{slug}.ipynb"
+        account = ensure_account(user["name"])
+        try:
+            _write_as(account, "dashboards", name, nbformat.writes(book).encode())
+        except OSError as error:  # a link, or a file, where ~/dashboards should be
+            self.set_status(400)
+            self.finish(
+                "<p>Cannot write into ~/dashboards: it is not a plain folder of yours "
+                f"({html.escape(error.strerror or str(error))}). Remove it and try again.</p>"
+            )
+            return
+        self.redirect(f"/user/{account.pw_name}/lab/tree/dashboards/{name}")
+
+
+def _write_as(account: pwd.struct_passwd, folder: str, name: str, data: bytes) -> None:
+    """Write ``~/folder/name`` of ``account``, owned by it, following no symbolic link."""
+    home = os.open(account.pw_dir, os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            os.mkdir(folder, 0o755, dir_fd=home)
+        except FileExistsError:
+            pass
+        where = os.open(folder, os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=home)
+        try:
+            os.fchown(where, account.pw_uid, account.pw_gid)
+            try:
+                os.unlink(name, dir_fd=where)  # the same page again: a fresh copy
+            except FileNotFoundError:
+                pass
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            handle = os.open(name, flags, 0o644, dir_fd=where)
+            try:
+                os.fchown(handle, account.pw_uid, account.pw_gid)
+                os.write(handle, data)
+            finally:
+                os.close(handle)
+        finally:
+            os.close(where)
+    finally:
+        os.close(home)
+
+
 def main() -> None:
     """Serve the page where the hub routes ``/services/notebooks/``."""
     address = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app = web.Application(
         [
             (PREFIX, NotebooksPage),
+            (PREFIX + r"open/([a-z][a-z0-9_]{0,40})/?", OpenInNotebook),
             (PREFIX + "oauth_callback", HubOAuthCallbackHandler),
         ],
         cookie_secret=secrets.token_bytes(32),
         xsrf_cookies=True,
     )
     app.listen(address.port or 80, address.hostname or "127.0.0.1")
-    ioloop.IOLoop.current().start()
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
+        pass
 
 
 if __name__ == "__main__":

@@ -144,6 +144,17 @@ class Settings(BaseSettings):
         description="Shared notebooks, readable by every account: system/ (promoted) and "
         "contributed/NAME/ (each user's published ones).",
     )
+    dashboards_dir: Path | None = Field(
+        default=None,
+        description="Folder of dashboard notebooks the hub serves at /services/dashboards/ "
+        "(default: the dashboards/ folder of this installation).",
+    )
+    dashboard_pool: int = Field(
+        default=1,
+        ge=0,
+        le=8,
+        description="Pre-started kernels kept ready per dashboard (0: start one per visit).",
+    )
     user_env: Path | None = Field(
         default=None,
         description="Virtualenv users' notebook servers run from, readable by every account "

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from lasair_nb.archive import engine as database
 from lasair_nb.archive import roles
-from lasair_nb.errors import DatabaseError, NotFoundError, UserError
+from lasair_nb.errors import DatabaseError, NotFoundError, SettingsError, UserError
 from lasair_nb.settings import Settings, get_settings
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -212,3 +212,39 @@ def remove_user(connection: sa.Connection, name: str) -> None:
     if name not in {user.name for user in list_users(connection)}:
         raise NotFoundError(f"no user {name!r}; `lasair-nb users list` shows them")
     roles.drop_login(connection, name)
+
+
+def reader_environment(settings: Settings | None = None) -> dict[str, str]:
+    """What a public service (the dashboards) needs to reach the archive read-only.
+
+    The role is ``lasair_reader``: it reads, public rows only, and writes nothing.
+
+    Returns
+    -------
+    dict
+        ``LASAIR_DB_URL`` (without credentials), ``LASAIR_USER`` and ``LASAIR_PASSWORD``.
+
+    Raises
+    ------
+    SettingsError
+        When ``LASAIR_READER_PASSWORD`` is not set (``lasair-nb up`` sets it for the hub).
+    """
+    settings = settings or get_settings()
+    if settings.reader_password is None:
+        raise SettingsError(
+            "the dashboards reach the archive as lasair_reader: set LASAIR_READER_PASSWORD "
+            "(`lasair-nb up` does, from the embedded server's reader password)"
+        )
+    if settings.db_url is not None:
+        url = sa.make_url(database.database_url(settings)).set(
+            username=None, password=None, drivername="postgresql"
+        )
+    else:
+        url = sa.URL.create(
+            "postgresql", host="127.0.0.1", port=settings.db_port, database=settings.db_name
+        )
+    return {
+        "LASAIR_DB_URL": url.render_as_string(hide_password=False),
+        "LASAIR_USER": "lasair_reader",
+        "LASAIR_PASSWORD": settings.reader_password.get_secret_value(),
+    }

@@ -8,6 +8,7 @@ it all. Each service is a detached process with its log under
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +72,9 @@ class Platform:
         return (
             f"hub        {base}/  (JupyterHub; log {self.hub.log})\n"
             f"api        {base}/services/api/  (Lasair's REST API: "
-            f'lasair_client(token, endpoint="{base}/services/api"), tokens at {base}/hub/token)'
+            f'lasair_client(token, endpoint="{base}/services/api"), tokens at {base}/hub/token)\n'
+            f"dashboards {base}/services/dashboards/  (public pages, e.g. "
+            f"{base}/services/dashboards/object?objectId=…)"
         )
 
     def up(self, simulate: bool = True, hub: bool = True) -> Iterator[str]:
@@ -84,7 +87,9 @@ class Platform:
             migrate.ensure_database(settings)
             url = server.url(settings.db_name)
             revision = migrate.upgrade(url)
-            embedded.ensure_reader_password(url)
+            reader = embedded.ensure_reader_password(url)
+            # the hub's dashboards log in as lasair_reader (os.environ: what the hub inherits)
+            os.environ.setdefault("LASAIR_READER_PASSWORD", reader)
             if settings.db_port:
                 tcp = f"; TCP 127.0.0.1:{settings.db_port}, passwords"
         else:

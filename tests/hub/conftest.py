@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 from tornado.httpclient import HTTPRequest
@@ -192,13 +193,42 @@ class Hub:
         return user
 
 
+def _dashboards(shared: Path) -> Path:
+    """The repository's dashboards and two that are not public, in a folder all can read."""
+    folder = shared / "dashboards"
+    folder.mkdir()
+    folder.chmod(0o755)
+    for notebook in (REPO / "dashboards").glob("*.ipynb"):
+        shutil.copyfile(notebook, folder / notebook.name)
+    for name, access in (("members", "users"), ("team", "group:team")):
+        book = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(f"print('only for {access}')")],
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                "lasair": {"access": access},
+            },
+        )
+        nbformat.write(book, folder / f"{name}.ipynb")
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def hub(
     make_seeded_archive: Callable[[], str],
     over_tcp: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Hub]:
-    """A running hub with the default configuration; its first administrator signed up."""
+    """A running hub with the default configuration; its first administrator signed up.
+
+    Two exceptions, for test modules that do not look at the dashboards: they keep no
+    pre-started dashboard kernels (``DASHBOARD_POOL = "0"`` unless the module sets
+    ``DASHBOARD_POOL = None``, the default pool); and every module's dashboards folder is
+    the repository's, plus two that are not public (``members``: logged-in users;
+    ``team``: the hub group ``team``), made here.
+    """
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
     missing = [
         what
@@ -227,7 +257,12 @@ def hub(
         "LASAIR_HUB_PORT": str(port),
         "LASAIR_HUB_ADMINS": admin.name,
         "LASAIR_NOTEBOOKS_DIR": str(shared),
+        "LASAIR_READER_PASSWORD": os.environ["LASAIR_READER_PASSWORD"],  # set by over_tcp
+        "LASAIR_DASHBOARDS_DIR": str(_dashboards(shared)),
     }
+    pool = getattr(request.module, "DASHBOARD_POOL", "0")
+    if pool is not None:
+        env["LASAIR_DASHBOARD_POOL"] = pool
     log = home / "hub.log"
     with log.open("w") as output:
         process = subprocess.Popen(

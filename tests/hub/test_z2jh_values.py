@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,7 +64,9 @@ def test_the_pre_spawn_hook_gives_the_pod_the_users_credentials(
     hook = c.KubeSpawner.pre_spawn_hook
     assert inspect.iscoroutinefunction(hook)
     spawner = SimpleNamespace(user=SimpleNamespace(name="alice", admin=False), environment={})
-    asyncio.run(hook(spawner))
+    # in a thread of its own: a browser test of the same session may hold this thread's loop
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, hook(spawner)).result()
     assert calls == [("alice", False)]
     assert spawner.environment == {"LASAIR_USER": "alice", "LASAIR_PASSWORD": "from-the-archive"}
 
