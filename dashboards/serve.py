@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     address = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8866"))
     root = os.environ.get("LASAIR_DASHBOARDS_DIR") or str(Path(__file__).resolve().parent)
     pool = int(os.environ.get("LASAIR_DASHBOARD_POOL", "1"))
+    # the hub stops its services with SIGINT: Voila then shuts its kernels down and exits
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if "JUPYTERHUB_API_TOKEN" in os.environ:
         # the one instance: the OAuth callback handler finds the login states it keeps
         _Gate.hub_auth = HubOAuth.instance(cache_max_age=60)

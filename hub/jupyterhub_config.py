@@ -134,10 +134,13 @@ c.JupyterHub.services = [
     {
         "name": "dashboards",
         "url": f"http://127.0.0.1:{settings.hub_port + 5}",
+        # setpriv drops to the account and becomes Voila (runuser would stay the parent
+        # and keep the hub's stop signal from it)
         "command": [
-            shutil.which("runuser") or "/usr/sbin/runuser",
-            "-u",
-            DASHBOARDS_ACCOUNT.pw_name,
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={DASHBOARDS_ACCOUNT.pw_uid}",
+            f"--regid={DASHBOARDS_ACCOUNT.pw_gid}",
+            "--init-groups",
             "--",
             str(default_venv(settings) / "bin" / "python"),
             "-m",

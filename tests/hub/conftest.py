@@ -23,6 +23,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,9 @@ class HubUser:
         assert made.status_code == 201, made.text
         kernel_id = made.json()["id"]
         try:
-            return asyncio.run(self._execute(kernel_id, code, token))
+            # in a thread of its own: a browser test may hold this thread's event loop
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, self._execute(kernel_id, code, token)).result()
         finally:
             self.session.delete(f"{prefix}/api/kernels/{kernel_id}", headers=headers, timeout=60)
 
