@@ -59,12 +59,17 @@ def _object_id(value: str) -> str:
     return value
 
 
+def _float(value: str) -> float:
+    """The number ``value`` reads as (NaN when it reads as none)."""
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
 def _degrees(low: float, high: float) -> Callable[[str], float]:
     def convert(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
+        number = _float(value)
         if not (math.isfinite(number) and low <= number <= high):
             raise PageError(f"{value!r} is not a number of degrees from {low:g} to {high:g}")
         return number
@@ -73,10 +78,7 @@ def _degrees(low: float, high: float) -> Callable[[str], float]:
 
 
 def _arcsec(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
+    number = _float(value)
     if not (math.isfinite(number) and 0 < number <= 3600):
         raise PageError(f"radius {value!r} is not a number of arcsec above 0 and up to 3600")
     return number

@@ -36,12 +36,12 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth
-from tornado import ioloop, web
+from tornado import web
 
 import lasair_nb as ln
+from hub.services import serve
 from lasair_nb.admin.users import ensure_user
 from lasair_nb.lasair import lasair_client
 from lasair_nb.settings import Settings, get_settings
@@ -426,12 +426,7 @@ def application(api: Api | None = None) -> web.Application:
 
 def main() -> None:
     """Serve the API where the hub routes ``/services/api/``."""
-    address = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
-    application().listen(address.port or 80, address.hostname or "127.0.0.1")
-    try:
-        ioloop.IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
-        pass
+    serve(application())
 
 
 if __name__ == "__main__":

@@ -17,15 +17,16 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 import nbformat
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
-from tornado import ioloop, web
+from tornado import web
 
 from dashboards import page
 from hub.accounts import ensure_account
 from hub.notebooks import SharedNotebooks
+from hub.services import serve
 from lasair_nb.errors import LasairError
 
 PREFIX = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/notebooks/")
@@ -178,7 +179,6 @@ def _write_as(account: pwd.struct_passwd, folder: str, name: str, data: bytes) -
 
 def main() -> None:
     """Serve the page where the hub routes ``/services/notebooks/``."""
-    address = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app = web.Application(
         [
             (PREFIX, NotebooksPage),
@@ -188,11 +188,7 @@ def main() -> None:
         cookie_secret=secrets.token_bytes(32),
         xsrf_cookies=True,
     )
-    app.listen(address.port or 80, address.hostname or "127.0.0.1")
-    try:
-        ioloop.IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
-        pass
+    serve(app)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,7 @@ def test_sign_up_log_in_and_work_in_the_lab(hub, page, page_log, block_network, 
     page.fill("input[name=signup_password_confirmation]", user.password)
     page.click("input[type=submit], button[type=submit]")
     assert "sent to the admin" in page.locator(".alert").first.inner_text()
-    approval = hub.admin.session.get(
-        f"{hub.base}/hub/authorize/{user.name}", allow_redirects=False, timeout=30
-    )
-    assert approval.status_code == 302
-    page.goto(f"{hub.base}/hub/login")
-    page.fill("input[name=username]", user.name)
-    page.fill("input[name=password]", user.password)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(f"**/user/{user.name}/lab**", timeout=180_000)
+    _approve_and_log_in(hub, page, user)
     launcher = page.locator(".jp-LauncherCard", has_text="Lasair (Python 3)").first
     launcher.wait_for(timeout=180_000)
     assert page.locator(".jp-DirListing-item", has_text="contributed").count() == 1
@@ -64,7 +56,7 @@ def test_sign_up_log_in_and_work_in_the_lab(hub, page, page_log, block_network, 
 
 
 def _approve_and_log_in(hub, page, user) -> None:
-    assert "sent to the admin" in user.sign_up()
+    """The administrator approves ``user`` (signed up already); they log in on the page."""
     approval = hub.admin.session.get(
         f"{hub.base}/hub/authorize/{user.name}", allow_redirects=False, timeout=30
     )
@@ -84,6 +76,7 @@ def test_getting_started_runs_in_the_lab_and_travels_to_system(
     read-only, in her ~/system."""
     blocked = block_network(page)
     dave = hub.user("dave")
+    assert "sent to the admin" in dave.sign_up()
     _approve_and_log_in(hub, page, dave)
     page.goto(f"{hub.base}/user/{dave.name}/lab/tree/system/examples/01_getting_started.ipynb")
     page.get_by_text("Lasair (Python 3) | Idle").wait_for(timeout=180_000)
