@@ -19,6 +19,7 @@ from hub.authenticator import LasairAuthenticator
 from hub.notebooks import RUNNER, SharedNotebooks
 from hub.spawner import LasairSpawner
 from lasair_nb.admin.users import reader_environment
+from lasair_nb.errors import LasairError
 from lasair_nb.settings import get_settings
 
 settings = get_settings()
@@ -95,14 +96,13 @@ DASHBOARDS_ACCOUNT = ensure_service_account("dashboard_runner")
 c.JupyterHub.load_roles = [
     # Every user may call the JSON API with their own tokens (made at /hub/token): a
     # token with the default scopes has this one; a narrower token does not.
-    # The same for the dashboards' logged-in pages and "Open in my notebook" (on the
-    # Notebooks service, whose promotion page still checks for an administrator).
+    # The same for "Open in my notebook" (on the Notebooks service, whose promotion page
+    # still checks for an administrator), and, below, the dashboards' logged-in pages.
     {
         "name": "user",
         "scopes": [
             "self",
             "access:services!service=api",
-            "access:services!service=dashboards",
             "access:services!service=notebooks",
         ],
     },
@@ -128,33 +128,6 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
         "display": True,
     },
-    # The dashboards, /services/dashboards/: Voila, run as the unprivileged account
-    # dashboard_runner and connected as the read-only role lasair_reader; public pages
-    # need no login, the others send visitors to the hub's (dashboards/serve.py).
-    {
-        "name": "dashboards",
-        "url": f"http://127.0.0.1:{settings.hub_port + 5}",
-        # setpriv drops to the account and becomes Voila (runuser would stay the parent
-        # and keep the hub's stop signal from it)
-        "command": [
-            shutil.which("setpriv") or "/usr/bin/setpriv",
-            f"--reuid={DASHBOARDS_ACCOUNT.pw_uid}",
-            f"--regid={DASHBOARDS_ACCOUNT.pw_gid}",
-            "--init-groups",
-            "--",
-            str(default_venv(settings) / "bin" / "python"),
-            "-m",
-            "dashboards.serve",
-        ],
-        "environment": {
-            **reader_environment(settings),
-            "HOME": DASHBOARDS_ACCOUNT.pw_dir,
-            "LASAIR_DASHBOARDS_DIR": str(settings.dashboards_dir or ""),
-            "LASAIR_DASHBOARD_POOL": str(settings.dashboard_pool),
-        },
-        "oauth_no_confirm": True,
-        "display": True,
-    },
     # The JSON API, /services/api/: Lasair's REST API for the `lasair` client, each call
     # run as the token's user (hub/api_service.py).
     {
@@ -165,3 +138,40 @@ c.JupyterHub.services = [
         "display": False,
     },
 ]
+
+# The dashboards, /services/dashboards/: Voila, run as the unprivileged account
+# dashboard_runner and connected as the read-only role lasair_reader; public pages need no
+# login, the others send visitors to the hub's (dashboards/serve.py). Without the reader's
+# password (LASAIR_READER_PASSWORD, which `lasair-nb up` sets) there are no dashboards.
+try:
+    READER = reader_environment(settings)
+except LasairError as error:
+    print(f"Lasair-NB: no dashboards: {error}", file=sys.stderr)
+else:
+    c.JupyterHub.load_roles[0]["scopes"].append("access:services!service=dashboards")
+    c.JupyterHub.services.append(
+        {
+            "name": "dashboards",
+            "url": f"http://127.0.0.1:{settings.hub_port + 5}",
+            # setpriv drops to the account and becomes Voila (runuser would stay the parent
+            # and keep the hub's stop signal from it)
+            "command": [
+                shutil.which("setpriv") or "/usr/bin/setpriv",
+                f"--reuid={DASHBOARDS_ACCOUNT.pw_uid}",
+                f"--regid={DASHBOARDS_ACCOUNT.pw_gid}",
+                "--init-groups",
+                "--",
+                str(default_venv(settings) / "bin" / "python"),
+                "-m",
+                "dashboards.serve",
+            ],
+            "environment": {
+                **READER,
+                "HOME": DASHBOARDS_ACCOUNT.pw_dir,
+                "LASAIR_DASHBOARDS_DIR": str(settings.dashboards_dir or ""),
+                "LASAIR_DASHBOARD_POOL": str(settings.dashboard_pool),
+            },
+            "oauth_no_confirm": True,
+            "display": True,
+        }
+    )

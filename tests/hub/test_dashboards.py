@@ -93,6 +93,13 @@ def test_a_logged_in_only_dashboard_sends_visitors_to_log_in(hub) -> None:
     assert seen.status_code == 200 and "/hub/login" not in seen.url
 
 
+def test_a_private_dashboard_shows_the_login_page_in_the_browser(hub, page) -> None:
+    page.goto(f"{hub.base}/services/dashboards/members", timeout=120_000)
+    page.wait_for_url("**/hub/login**", timeout=60_000)
+    assert page.locator("input[name=password]").count() == 1
+    assert "only for users" not in page.content()
+
+
 def test_a_group_dashboard_is_for_its_group_only(hub) -> None:
     user = _logged_in(hub, "outsider")
     refused = user.session.get(f"{hub.base}/services/dashboards/team", timeout=120)
