@@ -109,6 +109,19 @@ def _date(value: str) -> str:
     return value
 
 
+def _band(value: str) -> str:
+    if value not in ("g", "r", "i"):
+        raise PageError(f"band {value!r} is not one of g, r, i")
+    return value
+
+
+def _level(value: str) -> float:
+    number = _float(value)
+    if not (math.isfinite(number) and 0 < number <= 1):
+        raise PageError(f"level {value!r} is not a probability above 0 and up to 1 (e.g. 0.9)")
+    return number
+
+
 def _target(value: str) -> str:
     if not 0 < len(value) <= 200:
         raise PageError("target must be a position or a name, up to 200 characters")
@@ -125,6 +138,8 @@ KINDS: dict[str, Callable[[str], Any]] = {
     "id": _whole,
     "from": _date,
     "to": _date,
+    "band": _band,
+    "level": _level,
 }
 """Every parameter a dashboard takes, and how it is checked."""
 

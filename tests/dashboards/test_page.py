@@ -51,10 +51,12 @@ def test_bad_object_ids_say_what_is_accepted(query: str, message: str) -> None:
         ("name=../../etc/passwd", "is not a name"),
         ("id=1;DROP", "is not a whole number"),
         ("from=yesterday-ish", "is not a date"),
+        ("level=2", "is not a probability above 0 and up to 1"),
+        ("band=z", "is not one of g, r, i"),
     ],
 )
 def test_bad_values_are_refused(query: str, message: str) -> None:
-    optional = dict.fromkeys(("ra", "dec", "radius", "name", "id", "from"))
+    optional = dict.fromkeys(("ra", "dec", "radius", "name", "id", "from", "level", "band"))
     with pytest.raises(page.PageError) as refused:
         page.parameters(optional=optional, query=query)
     assert message in str(refused.value)
