@@ -28,9 +28,14 @@ def _load() -> None:
     """Import the client and connect (in a thread); remember what went wrong, if anything."""
     global archive, lasair  # noqa: PLW0603 - these names are the notebook's namespace
     try:
+        import pandas as pd  # noqa: PLC0415 - imported in this thread, not at start-up
+
         # Lasair-ZTF notebooks: lasair.lasair_client(...)
         from lasair_nb import lasair  # noqa: PLC0415
 
+        # pandas chose a terminal's display (columns cut to the width), imported this
+        # early: a notebook's is up to 20 columns, wrapped, as in any Python kernel
+        pd.set_option("display.max_columns", 20)
         connected = ln.connect()
         connected.sql("SELECT 1 AS ready")  # reach the archive now, not at the first query
         archive = connected

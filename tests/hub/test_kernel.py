@@ -52,13 +52,19 @@ def test_the_kernel_starts_and_says_how_to_retry_when_the_archive_is_down() -> N
         "LASAIR_USER": "alice",
         "LASAIR_PASSWORD": "not-a-secret-in-this-test",
     }
-    printed, _ = _run_in_lasair_kernel(env, "print(archive, type(ln).__name__)")
+    printed, _ = _run_in_lasair_kernel(
+        env,
+        "print(archive, type(ln).__name__)\n"
+        "import pandas as pd\n"
+        "print(pd.get_option('display.max_columns'))",  # a notebook's tables, as any kernel's
+    )
     lines = printed.splitlines()
     assert lines[0].startswith("Lasair: the archive could not be reached (")
     assert "127.0.0.1" in lines[0]  # where it tried
     assert "not-a-secret-in-this-test" not in printed
     assert "archive = ln.connect()" in lines[1]
-    assert lines[-1] == "None module"
+    assert lines[-2] == "None module"
+    assert lines[-1] == "20"  # pandas imported in the preload thread chose a terminal's 0
 
 
 def test_the_kernel_preloads_an_archive_connected_as_the_user(archive_url: str, over_tcp) -> None:

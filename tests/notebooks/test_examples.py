@@ -36,8 +36,10 @@ from astropy.coordinates import SkyCoord
 from astropy_healpix import HEALPix
 
 from ingest.simulator import AlertSimulator
+from lasair_nb.admin.users import add_user
 
-EXAMPLES = Path(__file__).parents[2] / "notebooks" / "examples"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "notebooks" / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 STORIES = (
     "getting_started", "sql_and_query_builder", "cone_search", "light_curve_and_features",
@@ -108,13 +110,29 @@ def test_the_eight_stories_are_there_in_order() -> None:
         assert "widgets" not in book.metadata, f"{path.name} carries widget state"
 
 
-def test_examples_run_under_nbval(examples_archive: str, tmp_path: Path) -> None:
+def test_examples_run_under_nbval(examples_archive: str, over_tcp, tmp_path: Path) -> None:
+    """As a user runs them in the hub: the Lasair kernel of the users' environment, an
+    ordinary archive role over TCP with its password (not the owner)."""
+    kernels = REPO / ".venv-user" / "share" / "jupyter"
+    if not (kernels / "kernels" / "lasair" / "kernel.json").exists():
+        pytest.skip("no users' environment with the Lasair kernel (make)")
+    url = sa.make_url(over_tcp(examples_archive))
+    engine = sa.create_engine(url.set(drivername="postgresql+psycopg2"))
+    with engine.begin() as connection:
+        password = add_user(connection, "example_reader")
+    engine.dispose()
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # not this repository's settings
-    env = {**os.environ, "LASAIR_DB_URL": examples_archive}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
+    env |= {
+        "LASAIR_DB_URL": url.set(username=None, password=None).render_as_string(False),
+        "LASAIR_USER": "example_reader",
+        "LASAIR_PASSWORD": password,
+        "JUPYTER_PATH": str(kernels),
+    }
     env.pop("MPLBACKEND", None)  # the notebook backend (inline), as in Jupyter
     run = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", "python3",
+            sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-kernel-name", "lasair",
             "-p", "no:cacheprovider", "-q", "-c", str(tmp_path / "pytest.ini"),
             "--rootdir", str(tmp_path), *map(str, NOTEBOOKS),
         ],
