@@ -41,6 +41,9 @@ def _load() -> None:
         archive = connected
     except (ln.LasairError, OSError) as error:  # the kernel works without the archive
         _preload["problem"] = str(error)
+    except ImportError as error:  # seen once in a clean run: imported again in the cell
+        _preload["problem"] = f"{type(error).__name__}: {error}"
+        _preload["import_failed"] = True
     except Exception as error:  # noqa: BLE001 - a thread's end: say it, never lose it
         _preload["problem"] = f"{type(error).__name__}: {error}"
     finally:
@@ -50,7 +53,13 @@ def _load() -> None:
 def _before_first_cell(*_: Any) -> None:
     """Wait for the preload; print, above the first cell's output, what it could not do."""
     get_ipython().events.unregister("pre_run_cell", _before_first_cell)
-    _loaded.wait()
+    _loaded.wait(300)
+    if _preload.pop("import_failed", False):
+        # An import in the thread failed while the kernel was still starting (the clean
+        # run met "No module named 'pandas'" once): load again, here, in the main thread.
+        _preload["problem"] = ""
+        _loaded.clear()
+        _load()
     if _preload["problem"]:
         print(
             f"Lasair: the archive could not be reached ({_preload['problem']}).\n"
