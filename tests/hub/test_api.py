@@ -196,10 +196,14 @@ def test_another_users_private_watchlist_is_out_of_reach(hub, alice, bob) -> Non
 
 def test_annotations_through_the_api_are_the_users(hub, alice) -> None:
     remote, _ = both(hub, alice)
-    remote.annotate("apitest", SUPERNOVA, "SN Ia", explanation="spectrum", classdict={"p": 0.9})
+    answer = remote.annotate(
+        "apitest", SUPERNOVA, "SN Ia", explanation="spectrum", classdict={"p": 0.9}
+    )
+    assert answer["status"] == "success" and answer["tag"] == "apitest:sn_ia"
     archive = ln.connect(hub.db_url, act_as=alice[0])
     found = archive.annotations.search(object_id=SUPERNOVA, author=alice[0])
-    assert "spectrum" in " ".join(found["comment"]) or len(found) == 1
+    assert found["comment"].tolist() == ["spectrum"]  # written as Alice, with her words
+    assert [list(tags) for tags in found["tags"]] == [["apitest:sn_ia"]]
 
 
 def test_a_skymap_as_json(hub, alice, shared_data: Path) -> None:
