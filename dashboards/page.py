@@ -128,6 +128,64 @@ def _target(value: str) -> str:
     return value
 
 
+LIGHT_CURVE_KINDS = ("mag", "flux", "diffmag", "diffflux")
+"""The ObjectViewer's light-curve kinds (``kind=``)."""
+SKY_LAYERS = ("objects", "coverage", "skymap", "watchlist", "watchmap")
+"""The SkyMap's layers (``layers=``)."""
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value not in choices:
+            raise PageError(f"{name} {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _choices(name: str, choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    def convert(value: str) -> list[str]:
+        chosen = [item for item in value.split(",") if item]
+        if not chosen or any(item not in choices for item in chosen):
+            raise PageError(
+                f"{name} {value!r} is not a comma-separated list of {', '.join(choices)}"
+            )
+        return list(dict.fromkeys(chosen))
+
+    return convert
+
+
+def _switch(name: str) -> Callable[[str], bool]:
+    def convert(value: str) -> bool:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise PageError(f"{name} {value!r} is not 1 or 0 (true or false)")
+
+    return convert
+
+
+def _number(name: str, low: float, high: float, unit: str, *, above: bool = False):
+    """A number from ``low`` (excluded when ``above``) up to ``high``."""
+
+    def convert(value: str) -> float:
+        number = _float(value)
+        inside = math.isfinite(number) and (low < number if above else low <= number)
+        if not (inside and number <= high):
+            start = "above" if above else "from"
+            raise PageError(f"{name} {value!r} is not a number {unit}{start} {low:g} to {high:g}")
+        return number
+
+    return convert
+
+
+def _candid(value: str) -> int:
+    if not re.fullmatch(r"\d{1,19}", value) or int(value) >= 2**63:
+        raise PageError(f"candid {value!r} is not a ZTF candid (a whole number, 19 digits at most)")
+    return int(value)
+
+
 KINDS: dict[str, Callable[[str], Any]] = {
     "objectId": _object_id,
     "ra": _degrees(0, 360),
@@ -140,6 +198,15 @@ KINDS: dict[str, Callable[[str], Any]] = {
     "to": _date,
     "band": _band,
     "level": _level,
+    # the state of the widgets on the page
+    "kind": _choice("kind", LIGHT_CURVE_KINDS),
+    "forced": _switch("forced"),
+    "fold": _switch("fold"),
+    "period": _number("period", 0, 1e4, "of days ", above=True),
+    "phase": _number("phase", 0, 1, ""),
+    "candid": _candid,
+    "fov": _number("fov", 0, 360, "of degrees ", above=True),
+    "layers": _choices("layers", SKY_LAYERS),
 }
 """Every parameter a dashboard takes, and how it is checked."""
 
@@ -184,18 +251,102 @@ def parameters(
 
 def link(dashboard: str, **params: Any) -> str:
     """The shareable address of a dashboard with these parameters."""
-    given = {key: value for key, value in params.items() if value is not None}
-    return DASHBOARDS_PATH + dashboard + ("?" + urlencode(given) if given else "")
+    query = query_string(params)
+    return DASHBOARDS_PATH + dashboard + ("?" + query if query else "")
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """Checked parameters as a query string (without ``?``) that :func:`parameters` reads back."""
+    return urlencode({key: _as_text(value) for key, value in params.items() if value is not None})
+
+
+def _links(dashboard: str, params: Mapping[str, Any]) -> str:
+    """The HTML of the "Link to this view" and "Open in my notebook" links."""
+    query = query_string(params)
+    query = "?" + query if query else ""
+    here = html.escape(DASHBOARDS_PATH + dashboard + query, quote=True)
+    mine = html.escape(OPEN_PATH + dashboard + query, quote=True)
+    return (
+        f'<a class="lasair-view-link" href="{here}" target="_top">🔗 Link to this view</a>'
+        f' · <a class="lasair-open-notebook" href="{mine}" target="_top">'
+        "📓 Open in my notebook</a> (log in first if asked)"
+    )
+
+
+OBJECT_VIEW = {
+    "objectId": "object_id",
+    "kind": "kind",
+    "forced": "show_forced",
+    "fold": "folded",
+    "period": "period",
+    "phase": "phase",
+    "candid": "selected_candid",
+}
+"""The ObjectViewer's state an object page's address carries: parameter → trait."""
+SKY_VIEW = {"target": "target", "fov": "fov", "layers": "layers"}
+"""The SkyMap's view a sky page's address carries: parameter → trait."""
+
+
+def _as_text(value: Any) -> str:
+    """A parameter's value as the URL writes it (what :data:`KINDS` reads back)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def open_in_notebook(dashboard: str, params: Mapping[str, Any]) -> widgets.HTML:
-    """The "Open in my notebook" link: the same view, as a notebook in your own lab."""
-    given = {key: value for key, value in params.items() if value is not None}
-    address = OPEN_PATH + dashboard + ("?" + urlencode(given) if given else "")
-    return widgets.HTML(
-        f'<a class="lasair-open-notebook" href="{html.escape(address, quote=True)}" '
-        'target="_top">📓 Open in my notebook</a> (log in first if asked)'
-    )
+    """The page's links for these parameters: "Link to this view" and "Open in my notebook"."""
+    return widgets.HTML(_links(dashboard, params))
+
+
+def bind(
+    dashboard: str, params: Mapping[str, Any], widget: Any, state: Mapping[str, str]
+) -> widgets.HTML:
+    """Set a widget's state from the page's parameters; links that follow the state.
+
+    Parameters
+    ----------
+    dashboard
+        The dashboard's name (its notebook without ``.ipynb``).
+    params
+        The page's checked parameters; those named in ``state`` and given set the widget.
+    widget
+        The widget whose state the page's address carries.
+    state
+        URL parameter → the widget's trait (``{"forced": "show_forced"}``).
+
+    Returns
+    -------
+    ipywidgets.HTML
+        "Link to this view" and "Open in my notebook", with the parameters and the
+        widget's state as it is now: change the view, then share the link. A state
+        parameter is left out while it is what the widget chose by itself (the latest
+        alert's stamps, say), unless the address gave it.
+    """
+    # what the widget shows by itself: the link carries only what differs from it
+    defaults = {trait: getattr(widget, trait) for trait in state.values()}
+    for name, trait in state.items():
+        if params.get(name) is not None:
+            setattr(widget, trait, params[name])
+    links = widgets.HTML()
+
+    def follow(change: Any = None) -> None:
+        if change is not None and getattr(widget, "loading", False):
+            defaults[change["name"]] = change["new"]  # the widget's own choice
+        current = {key: value for key, value in params.items() if key not in state}
+        for name, trait in state.items():
+            value = getattr(widget, trait)
+            if params.get(name) is not None or value != defaults[trait]:
+                current[name] = value
+        links.value = _links(dashboard, current)
+
+    widget.observe(follow, names=list(state.values()))
+    follow()
+    return links
 
 
 def problem(error: BaseException) -> widgets.HTML:

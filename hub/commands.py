@@ -12,15 +12,21 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.notebooks import SharedNotebooks
-
 if TYPE_CHECKING:  # handed in; the hub never imports lasair_nb.cli
+    from hub.notebooks import SharedNotebooks
     from lasair_nb.cli.main import CommandLine
+
+
+def _notebooks(args: argparse.Namespace) -> SharedNotebooks:
+    """The shared notebooks (imported on use: ``lasair-nb`` starts fast without them)."""
+    from hub.notebooks import SharedNotebooks  # noqa: PLC0415 - the archive schema: slow
+
+    return SharedNotebooks(args.settings)
 
 
 def list_notebooks(args: argparse.Namespace) -> int:
     """Print the system and contributed notebooks, and the promotions."""
-    shared = SharedNotebooks(args.settings)
+    shared = _notebooks(args)
     for title, folder, pattern in (
         ("system", shared.system, "**/*.ipynb"),
         ("contributed", shared.contributed, "*/*.ipynb"),
@@ -36,7 +42,7 @@ def list_notebooks(args: argparse.Namespace) -> int:
 
 def promote(args: argparse.Namespace) -> int:
     """Promote a contributed notebook to system, if every cell passes."""
-    record = SharedNotebooks(args.settings).promote(args.path, by=args.by, name=args.name)
+    record = _notebooks(args).promote(args.path, by=args.by, name=args.name)
     print(
         f"promoted {record['from']} to system/{record['notebook']} by {record['by']} "
         f"at {record['at']} (every cell passed in {record['check_seconds']} s)"
@@ -46,7 +52,7 @@ def promote(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """Re-run every system notebook; exit 1 when any broke."""
-    results = SharedNotebooks(args.settings).check_all()
+    results = _notebooks(args).check_all()
     for result in results:
         state = (
             "passed" if result["passed"] else f"BROKEN at cell {result['cell']}: {result['error']}"
@@ -59,7 +65,7 @@ def check(args: argparse.Namespace) -> int:
 
 def install_examples(args: argparse.Namespace) -> int:
     """Copy the example notebooks into system/examples (new and changed ones)."""
-    records = SharedNotebooks(args.settings).install_examples()
+    records = _notebooks(args).install_examples()
     for record in records:
         print(f"installed system/{record['notebook']}")
     print(f"{len(records)} example notebooks installed or updated")

@@ -17,7 +17,6 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import nbformat
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
@@ -121,7 +120,7 @@ class OpenInNotebook(HubOAuthenticated, web.RequestHandler):
             self.set_status(400)
             self.finish(f"<p>Cannot open this page as a notebook: {html.escape(str(error))}</p>")
             return
-        query = urlencode({key: value for key, value in params.items() if value is not None})
+        query = page.query_string(params)
         book = nbformat.read(source, as_version=4)
         first = next(
             (i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", [])),

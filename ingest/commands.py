@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lasair_nb.archive import engine as database
-from lasair_nb.archive import quarantine
 from lasair_nb.errors import ArgumentError, NotFoundError
 
 if TYPE_CHECKING:  # the command line is handed in; ingest never imports lasair_nb.cli
@@ -139,6 +138,7 @@ def retry_quarantined(url: str, ids: Sequence[int] | None = None) -> tuple[int, 
     """
     from ingest.pipeline import Ingester, decode_packet  # noqa: PLC0415
     from ingest.sources import Packet  # noqa: PLC0415
+    from lasair_nb.archive import quarantine  # noqa: PLC0415 - the schema: slow to import
 
     engine = database.create_engine(url)
     try:

@@ -460,6 +460,11 @@ class ObjectViewer(widgets.VBox):
         self._details_pending = True
         _soon(self.finish_loading, self._defer)
 
+    @property
+    def loading(self) -> bool:
+        """Whether the viewer is setting its own state (loading an object), not its user."""
+        return self._loading
+
     def finish_loading(self) -> None:
         """Load what is shown beside the light curve now, if it is not loaded yet.
 

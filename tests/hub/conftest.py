@@ -24,6 +24,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,8 +189,12 @@ class Hub:
     """The archive as its owner sees it (over TCP, as the hub reaches it)."""
 
     def user(self, role: str, password: str | None = None) -> HubUser:
-        """A new hub user (not signed up yet) with a unique name."""
+        """A new hub user (not signed up yet) with a name no module of this hub had."""
         name = f"{self.prefix}{role}"
+        number = 1
+        while name in self.made:
+            number += 1
+            name = f"{self.prefix}{role}{number}"
         self.made.append(name)
         user = HubUser(self.base, name, password or f"Lasair-{uuid.uuid4().hex[:12]}")
         self.users.append(user)
@@ -217,19 +222,12 @@ def _dashboards(shared: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def hub(
-    make_seeded_archive: Callable[[], str],
-    over_tcp: Callable[[str], str],
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-) -> Iterator[Hub]:
+@contextmanager
+def _running_hub(archive_url: str, basetemp: Path, pool: str | None) -> Iterator[Hub]:
     """A running hub with the default configuration; its first administrator signed up.
 
-    Two exceptions, for test modules that do not look at the dashboards: they keep no
-    pre-started dashboard kernels (``DASHBOARD_POOL = "0"`` unless the module sets
-    ``DASHBOARD_POOL = None``, the default pool); and every module's dashboards folder is
-    the repository's, plus two that are not public (``members``: logged-in users;
+    ``pool`` is ``LASAIR_DASHBOARD_POOL`` (``None``: the default). The dashboards folder
+    is the repository's, plus two that are not public (``members``: logged-in users;
     ``team``: the hub group ``team``), made here.
     """
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
@@ -246,7 +244,7 @@ def hub(
     ]
     if missing:
         pytest.skip(f"the hub needs {', '.join(missing)}")
-    home = tmp_path_factory.mktemp("hub-home")
+    home = basetemp
     # shared notebooks: not under pytest's basetemp (0700), every account reads them
     shared = Path(tempfile.mkdtemp(prefix="lasair-nb-hub-notebooks-"))
     shared.chmod(0o755)
@@ -256,14 +254,13 @@ def hub(
     env = {key: value for key, value in os.environ.items() if not key.startswith("LASAIR_")}
     env |= {
         "LASAIR_HOME": str(home),
-        "LASAIR_DB_URL": over_tcp(make_seeded_archive()),
+        "LASAIR_DB_URL": archive_url,
         "LASAIR_HUB_PORT": str(port),
         "LASAIR_HUB_ADMINS": admin.name,
         "LASAIR_NOTEBOOKS_DIR": str(shared),
         "LASAIR_READER_PASSWORD": os.environ["LASAIR_READER_PASSWORD"],  # set by over_tcp
         "LASAIR_DASHBOARDS_DIR": str(_dashboards(shared)),
     }
-    pool = getattr(request.module, "DASHBOARD_POOL", "0")
     if pool is not None:
         env["LASAIR_DASHBOARD_POOL"] = pool
     log = home / "hub.log"
@@ -313,3 +310,39 @@ def hub(
             subprocess.run(["pkill", "-KILL", "-u", name], check=False)
             subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_hub(
+    make_seeded_archive: Callable[[], str],
+    over_tcp: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Hub]:
+    """One hub for every module that does not look at the dashboards' kernel pool.
+
+    It keeps no pre-started dashboard kernels (``LASAIR_DASHBOARD_POOL=0``); each module
+    makes its own users (``Hub.user`` never gives a name twice), so modules stay apart.
+    """
+    url = over_tcp(make_seeded_archive())
+    with _running_hub(url, tmp_path_factory.mktemp("hub-home"), "0") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def hub(
+    request: pytest.FixtureRequest,
+    make_seeded_archive: Callable[[], str],
+    over_tcp: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Hub]:
+    """The hub a test module uses: the shared one, or its own with the default pool.
+
+    A module that sets ``DASHBOARD_POOL = None`` gets a hub of its own with the default
+    pool of pre-started dashboard kernels, as ``make up`` runs it.
+    """
+    if getattr(request.module, "DASHBOARD_POOL", "0") is None:
+        url = over_tcp(make_seeded_archive())
+        with _running_hub(url, tmp_path_factory.mktemp("hub-home"), None) as running:
+            yield running
+    else:
+        yield request.getfixturevalue("shared_hub")

@@ -62,6 +62,22 @@ def test_the_public_object_page_needs_no_login(hub, page, page_log, block_networ
     content = page.content()
     assert "archive = ln.connect()" not in content  # sources stripped
     assert not [url for url in blocked if "esm.sh" in url or "aladin" in url], blocked
+
+    # the view is in the address: fluxes, folded on half a day
+    view = "kind=flux&fold=1&period=0.5"
+    page.goto(f"{hub.base}/services/dashboards/object?objectId={SUPERNOVA}&{view}")
+    page.locator(".lasair-light-curve").first.wait_for(state="visible", timeout=120_000)
+    axis_labels = page.locator(".lasair-light-curve text.axislabel")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lasair-light-curve text.axislabel')]"
+        ".some(label => label.textContent.includes('flux'))",
+        timeout=60_000,
+    )
+    screenshot(page, "dashboard_object_folded_flux")
+    shown = axis_labels.all_text_contents()
+    assert "flux (µJy)" in shown and "phase (period 0.5 d, shift 0.00)" in shown, shown
+    shared = page.locator("a.lasair-view-link").get_attribute("href")
+    assert shared == f"/services/dashboards/object?objectId={SUPERNOVA}&{view}", shared
     assert not page_log.unexpected_errors(), page_log.errors
 
 
@@ -122,17 +138,23 @@ def test_a_group_dashboard_is_for_its_group_only(hub) -> None:
 def test_open_in_my_notebook_recreates_the_view(hub) -> None:
     user = _logged_in(hub, "opener")
     answer = user.session.get(
-        f"{hub.base}/services/notebooks/open/object?objectId={SUPERNOVA}",
+        f"{hub.base}/services/notebooks/open/object?objectId={SUPERNOVA}&kind=flux&forced=1",
         allow_redirects=True,
         timeout=300,
     )
     assert f"/user/{user.name}/" in answer.url, answer.url
     account = pwd.getpwnam(user.name)
-    made = Path(account.pw_dir) / "dashboards" / f"object-objectId_{SUPERNOVA}.ipynb"
+    made = (
+        Path(account.pw_dir)
+        / "dashboards"
+        / f"object-objectId_{SUPERNOVA}_kind_flux_forced_1.ipynb"
+    )
     assert made.is_file() and made.stat().st_uid == account.pw_uid
     book = nbformat.read(made, as_version=4)
     assert book.metadata.kernelspec.name == "lasair"
-    assert f"page.QUERY = 'objectId={SUPERNOVA}'" in "\n".join(c.source for c in book.cells)
+    assert f"page.QUERY = 'objectId={SUPERNOVA}&kind=flux&forced=1'" in "\n".join(
+        c.source for c in book.cells
+    )
 
     # run it as the user would: every cell, and the viewer shows the same object
     from nbclient import NotebookClient  # noqa: PLC0415
@@ -152,6 +174,11 @@ def test_open_in_my_notebook_recreates_the_view(hub) -> None:
     state = book.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     titles = [m["state"].get("value", "") for m in state.values() if m["model_name"] == "HTMLModel"]
     assert any(f"{SUPERNOVA} <small>(1 of 1)</small>" in title for title in titles), titles
+    # ... in the same view: its link carries it, and the plot's axis says flux
+    view = f"object?objectId={SUPERNOVA}&amp;kind=flux&amp;forced=1"
+    assert any(f'lasair-view-link" href="/services/dashboards/{view}"' in t for t in titles)
+    labels = [m["state"].get("label") for m in state.values() if m["model_name"] == "AxisModel"]
+    assert "flux (µJy)" in labels, labels
 
 
 def test_open_in_my_notebook_follows_no_planted_link(hub, tmp_path: Path) -> None:
@@ -165,7 +192,8 @@ def test_open_in_my_notebook_follows_no_planted_link(hub, tmp_path: Path) -> Non
     link.symlink_to(target)
     os.lchown(link, account.pw_uid, account.pw_gid)
     answer = user.session.get(
-        f"{hub.base}/services/notebooks/open/object?objectId={SUPERNOVA}", timeout=120
+        f"{hub.base}/services/notebooks/open/object?objectId={SUPERNOVA}&kind=flux&forced=1",
+        timeout=120,
     )  # (through the notebooks service's own login first)
     assert answer.status_code == 400 and "dashboards" in answer.text, answer.url
     assert list(target.iterdir()) == []  # nothing was written through the link
