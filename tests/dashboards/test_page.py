@@ -171,6 +171,7 @@ def _linked_query(links) -> str:
     return address.partition("?")[2]
 
 
+@pytest.mark.slow  # a seeded archive (20 s to make)
 def test_an_object_page_sets_the_viewer_and_its_link_follows_the_view(
     make_seeded_archive,
 ) -> None:
