@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -12,11 +12,15 @@ import psycopg2.extensions
 from tqdm import tqdm
 
 from ingest.decode import AlertDecoder, DecodeError
+from ingest.objects_stage import ObjectStage
 from ingest.rows import AlertRows, RowError, alert_rows
 from ingest.sources import Packet
 from ingest.writer import ArchiveWriter, BatchResult, QuarantinedPacket
 
 log = logging.getLogger(__name__)
+
+SMALL_INGEST_BATCHES = 4
+"""Up to this many batches, objects are summarised in the ingester's own process."""
 
 
 @dataclass
@@ -28,6 +32,9 @@ class IngestSummary:
     duplicates: int = 0
     quarantined: int = 0
     seconds: float = 0.0
+    """Wall time until every alert was queryable and every object summarised."""
+    queryable_seconds: float = 0.0
+    """Wall time until the last batch of alerts was committed (queryable)."""
     batches: list[BatchResult] = field(default_factory=list)
 
     @property
@@ -82,7 +89,7 @@ class Ingester:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.decoder = AlertDecoder()
-        self.writer = ArchiveWriter(connection)
+        self.writer = ArchiveWriter(connection, summarise=False)
         self.batch_size = batch_size
 
     def ingest(
@@ -112,8 +119,13 @@ class Ingester:
         """
         summary = IngestSummary()
         started = time.monotonic()
+        count = len(packets) if isinstance(packets, Sized) else total
+        # Objects are summarised in a process of their own, beside the ingest, unless
+        # the ingest is small (a process takes about a second to start).
+        small = count is not None and count <= SMALL_INGEST_BATCHES * self.batch_size
         with (
             tqdm(total=total, unit="alert", disable=not progress, desc="ingest") as bar,
+            ObjectStage(self.writer.connection, in_process=small) as objects,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer") as writer,
         ):
             # The writer thread commits batch n while this thread decodes batch n+1:
@@ -125,6 +137,7 @@ class Ingester:
                     result = pending.result()
                     summary.add(result)
                     bar.update(result.packets)
+                    objects.after_batch()
 
             for alerts, quarantined, batch_started in self._batches(packets):
                 finish_pending()
@@ -132,6 +145,7 @@ class Ingester:
                     self.writer.write_batch, alerts, quarantined, source, batch_started
                 )
             finish_pending()
+            summary.queryable_seconds = time.monotonic() - started
         summary.seconds = time.monotonic() - started
         return summary
 

@@ -3,8 +3,9 @@
 Rows go in with ``COPY`` into session-local temporary tables, then one
 ``INSERT … SELECT … ON CONFLICT`` per table, so writes are idempotent: a packet
 ingested twice (a re-run, a Kafka redelivery) changes nothing the second time.
-The objects the batch touched are re-summarised from all their detections in
-the same transaction.
+The objects whose detections changed are queued in ``objects_pending`` in the
+same transaction, and summarised from all their detections after it
+(:mod:`ingest.objects_stage`): alerts are queryable first, objects follow.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ OBJECTS = _CopyFormat(schema.objects, [c.name for c in schema.objects.c])
 CUTOUT_COLUMNS = ("candid", "objectid", "science", "template", "difference", "stamp_format")
 
 
-def _staging_tables(cursor: Any) -> None:
+def create_staging_tables(cursor: Any) -> None:
+    """The session's temporary tables COPY fills before each ``INSERT … SELECT``."""
     for table in ("candidates", "noncandidates", "forced_photometry", "objects"):
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS staging_{table} "
@@ -154,12 +156,17 @@ class ArchiveWriter:
     ----------
     connection
         A psycopg2 connection to the archive with write rights (the ingester's).
+    summarise
+        After each batch's commit, summarise the objects it queued, in this connection
+        (its own transaction). False when an :class:`ingest.objects_stage.ObjectStage`
+        does that.
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection) -> None:
+    def __init__(self, connection: psycopg2.extensions.connection, summarise: bool = True) -> None:
         self.connection = connection
+        self.summarise = summarise
         with connection.cursor() as cursor:
-            _staging_tables(cursor)
+            create_staging_tables(cursor)
         connection.commit()
 
     def resummarise(
@@ -180,7 +187,7 @@ class ArchiveWriter:
             for start in starts:
                 part = list(objectids[start : start + chunk])
                 with self.connection.cursor() as cursor:
-                    self._update_objects(cursor, part)
+                    update_objects(cursor, part)
                 self.connection.commit()
                 bar.update(len(part))
         return len(objectids)
@@ -218,7 +225,8 @@ class ArchiveWriter:
         started_at = datetime.now(UTC)
         try:
             with self.connection.cursor() as cursor:
-                new, rejected = self._write_alerts_or_reject(cursor, alerts)
+                alert_time = min(message_times) if message_times else None
+                new, rejected = self._write_alerts_or_reject(cursor, alerts, alert_time)
                 if rejected:
                     alerts = [alert for alert in alerts if alert not in rejected]
                     quarantined = [*quarantined, *rejected.values()]
@@ -249,6 +257,10 @@ class ArchiveWriter:
         except BaseException:
             self.connection.rollback()
             raise
+        if self.summarise:
+            from ingest.objects_stage import ObjectUpdater  # noqa: PLC0415 - it imports this
+
+            ObjectUpdater(self.connection).drain()
         return BatchResult(
             packets=len(alerts) + len(quarantined),
             new=new,
@@ -258,7 +270,7 @@ class ArchiveWriter:
         )
 
     def _write_alerts_or_reject(
-        self, cursor: Any, alerts: Sequence[AlertRows]
+        self, cursor: Any, alerts: Sequence[AlertRows], alert_time: float | None = None
     ) -> tuple[int, dict[AlertRows, QuarantinedPacket]]:
         """Write the alerts; if PostgreSQL rejects a value, quarantine the alerts that hold one.
 
@@ -267,7 +279,7 @@ class ArchiveWriter:
         """
         cursor.execute("SAVEPOINT lasair_batch")
         try:
-            return self._write_alerts(cursor, alerts), {}
+            return self._write_alerts(cursor, alerts, alert_time), {}
         except psycopg2.DataError:
             cursor.execute("ROLLBACK TO SAVEPOINT lasair_batch")
         log.warning("PostgreSQL rejected a value in this batch; writing its alerts one by one")
@@ -275,7 +287,7 @@ class ArchiveWriter:
         for alert in alerts:
             cursor.execute("SAVEPOINT lasair_alert")
             try:
-                new += self._write_alerts(cursor, [alert])
+                new += self._write_alerts(cursor, [alert], alert_time)
             except psycopg2.DataError as error:
                 cursor.execute("ROLLBACK TO SAVEPOINT lasair_alert")
                 reason = str(error).strip().splitlines()[0]
@@ -284,7 +296,9 @@ class ArchiveWriter:
                 )
         return new, rejected
 
-    def _write_alerts(self, cursor: Any, alerts: Sequence[AlertRows]) -> int:
+    def _write_alerts(
+        self, cursor: Any, alerts: Sequence[AlertRows], alert_time: float | None = None
+    ) -> int:
         if not alerts:
             return 0
         objectids = sorted({alert.objectid for alert in alerts})
@@ -323,8 +337,8 @@ class ArchiveWriter:
             ),
         )
         self._write_cutouts(cursor, [a.cutout for a in alerts if a.cutout is not None])
-        # Only objects whose detections changed need a new summary.
-        self._update_objects(cursor, sorted({row[2] for row in changed}))
+        # Only objects whose detections changed need a new summary: queued for the stage.
+        queue_objects(cursor, sorted({row[2] for row in changed}), alert_time)
         self._update_coverage(cursor, [(*row[4:], row[3], row[1]) for row in changed], limits)
         return new
 
@@ -430,44 +444,6 @@ class ArchiveWriter:
         _copy_cutouts(cursor, _unseen(rows, ("candid",), cursor.fetchall()))
 
     @staticmethod
-    def _update_objects(cursor: Any, objectids: list[str]) -> None:
-        if not objectids:
-            return
-        # One ingester at a time per object: otherwise two concurrent batches each
-        # summarise without the other's new detection, and the later one wins.
-        cursor.execute(
-            "INSERT INTO object_locks SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
-            (objectids,),
-        )
-        cursor.execute(
-            "SELECT objectid FROM object_locks WHERE objectid = ANY(%s) ORDER BY objectid"
-            " FOR UPDATE",
-            (objectids,),
-        )
-        cursor.execute(
-            f"SELECT {', '.join(DETECTION_COLUMNS)} FROM candidates WHERE objectid = ANY(%s)",
-            (objectids,),
-        )
-        summaries = summarise_objects(cursor.fetchall())
-        OBJECTS.copy(cursor, "staging_objects", summaries)
-        names = ", ".join(OBJECTS.columns)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OBJECTS.columns if c != "objectid")
-        cursor.execute(
-            f"INSERT INTO objects ({names}) SELECT {names} FROM staging_objects"
-            f" ON CONFLICT (objectid) DO UPDATE SET {updates}"
-            " WHERE (objects.*) IS DISTINCT FROM (EXCLUDED.*)"
-        )
-        tns.match_objects(
-            cursor,
-            [row["objectid"] for row in summaries],
-            np.array([row["ramean"] for row in summaries]),
-            np.array([row["decmean"] for row in summaries]),
-            tns.MATCH_RADIUS_ARCSEC,
-        )
-        # Context (Sherlock-like) from the loaded catalogues and the alerts' PS1/Gaia fields.
-        sherlock.classify(cursor, objectids)
-
-    @staticmethod
     def _write_quarantine(cursor: Any, quarantined: Sequence[QuarantinedPacket]) -> None:
         if not quarantined:
             return
@@ -480,3 +456,62 @@ class ArchiveWriter:
                 for packet in quarantined
             ],
         )
+
+
+def update_objects(cursor: Any, objectids: list[str]) -> None:
+    """Recompute these objects' summaries, context and TNS matches from their detections.
+
+    In the caller's transaction; the objects' rows in ``object_locks`` are locked first,
+    so two writers summarise an object one after the other.
+    """
+    if not objectids:
+        return
+    # One ingester at a time per object: otherwise two concurrent batches each
+    # summarise without the other's new detection, and the later one wins.
+    cursor.execute(
+        "INSERT INTO object_locks SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+        (objectids,),
+    )
+    cursor.execute(
+        "SELECT objectid FROM object_locks WHERE objectid = ANY(%s) ORDER BY objectid FOR UPDATE",
+        (objectids,),
+    )
+    cursor.execute(
+        f"SELECT {', '.join(DETECTION_COLUMNS)} FROM candidates WHERE objectid = ANY(%s)",
+        (objectids,),
+    )
+    summaries = summarise_objects(cursor.fetchall())
+    OBJECTS.copy(cursor, "staging_objects", summaries)
+    names = ", ".join(OBJECTS.columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OBJECTS.columns if c != "objectid")
+    cursor.execute(
+        f"INSERT INTO objects ({names}) SELECT {names} FROM staging_objects"
+        f" ON CONFLICT (objectid) DO UPDATE SET {updates}"
+        " WHERE (objects.*) IS DISTINCT FROM (EXCLUDED.*)"
+    )
+    tns.match_objects(
+        cursor,
+        [row["objectid"] for row in summaries],
+        np.array([row["ramean"] for row in summaries]),
+        np.array([row["decmean"] for row in summaries]),
+        tns.MATCH_RADIUS_ARCSEC,
+    )
+    # Context (Sherlock-like) from the loaded catalogues and the alerts' PS1/Gaia fields.
+    sherlock.classify(cursor, objectids)
+
+
+def queue_objects(cursor: Any, objectids: Sequence[str], alert_time: float | None) -> None:
+    """Queue objects for the stage, in the caller's (the alerts') transaction.
+
+    ``DO UPDATE`` rather than ``DO NOTHING``: it waits for the lock a running summary holds
+    on the row, so an object summarised without this alert is queued again.
+    """
+    if not objectids:
+        return
+    cursor.execute(
+        "INSERT INTO objects_pending (objectid, alert_time)"
+        " SELECT objectid, %s FROM unnest(%s::text[]) AS q(objectid) ORDER BY objectid"
+        " ON CONFLICT (objectid) DO UPDATE"
+        " SET alert_time = LEAST(objects_pending.alert_time, EXCLUDED.alert_time)",
+        (alert_time, sorted(objectids)),
+    )

@@ -26,6 +26,7 @@ import psycopg2.extensions
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ingest.decode import AlertDecoder
+from ingest.objects_stage import ObjectStage
 from ingest.pipeline import IngestSummary, decode_packet
 from ingest.rows import AlertRows
 from ingest.sources import Packet
@@ -113,6 +114,7 @@ class KafkaIngester:
         self.stopping = False
         self._connection: psycopg2.extensions.connection | None = None
         self._writer: ArchiveWriter | None = None
+        self._objects: ObjectStage | None = None
         self._broker_down_since: float | None = None
         self._last_activity = time.monotonic()
         self._assigned = False
@@ -214,6 +216,7 @@ class KafkaIngester:
                     pending = (writer.submit(self._write, len(good), *batch), good)
                 settle()
         finally:
+            self._finish_objects()
             self._close(consumer)
         summary.seconds = time.monotonic() - started
         return summary
@@ -351,9 +354,24 @@ class KafkaIngester:
     def _archive_writer(self) -> ArchiveWriter:
         if self._writer is None:
             self._connection = self.connect()
-            self._writer = ArchiveWriter(self._connection)
+            self._writer = ArchiveWriter(self._connection, summarise=False)
             log.info("connected to the archive")
+            # Objects are summarised beside the stream, in a process of their own.
+            if self._objects is None:
+                self._objects = ObjectStage(self._connection, in_process=False)
+                self._objects.start()
+            self._objects.connection = self._connection
         return self._writer
+
+    def _finish_objects(self) -> None:
+        """Stop the objects stage; with the archive reachable, summarise what is queued."""
+        if self._objects is None:
+            return
+        try:
+            self._objects.finish(drain=self._connection is not None)
+        except psycopg2.Error as error:  # the queue waits for the next run
+            log.warning("objects not all summarised on stopping: %s", error)
+        self._objects = None
 
     def _drop_connection(self) -> None:
         if self._connection is not None:

@@ -777,6 +777,61 @@ object_locks = sa.Table(
     "concurrent ingesters summarise each object one at a time",
 )
 
+# --- objects as a second stage (migration 0013) -----------------------------------------
+# The ingester commits an alert's rows and queues its object here in the same transaction
+# (alerts are queryable at once); the objects stage (ingest.objects_stage) recomputes the
+# queued objects' summaries in transactions of its own and removes them from the queue.
+
+objects_pending = sa.Table(
+    "objects_pending",
+    metadata,
+    sa.Column("objectid", sa.Text, primary_key=True, comment="Object whose summary is due"),
+    sa.Column(
+        "queued_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.text("clock_timestamp()"),
+        comment="When its first alert not yet in the summary was written",
+    ),
+    sa.Column(
+        "alert_time",
+        DOUBLE_PRECISION,
+        comment="Kafka timestamp of that alert's batch (Unix seconds; NULL from files)",
+    ),
+    sa.Index("ix_objects_pending_queued_at", "queued_at"),
+    comment="Objects whose new detections are archived but not yet summarised in objects",
+)
+
+object_batches = sa.Table(
+    "object_batches",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Batch number"),
+    sa.Column(
+        "finished_at", sa.DateTime(timezone=True), nullable=False, comment="Its database commit"
+    ),
+    sa.Column("n_objects", sa.Integer, nullable=False, comment="Objects summarised"),
+    sa.Column("duration_s", DOUBLE_PRECISION, nullable=False, comment="Wall time [s]"),
+    sa.Column(
+        "lag_p50_s",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Median time from an alert being queryable to its object updated [s]",
+    ),
+    sa.Column(
+        "lag_max_s",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="Longest time from an alert being queryable to its object updated [s]",
+    ),
+    sa.Column(
+        "latency_max_s",
+        DOUBLE_PRECISION,
+        comment="Longest time from Kafka message timestamp to object updated [s]",
+    ),
+    sa.Index("ix_object_batches_finished_at", "finished_at"),
+    comment="One row per objects-stage batch (one database transaction)",
+)
+
 # --- context catalogues and Sherlock classifications (migration 0008) -----------------
 # Operators load context catalogues (galaxies, AGN, stars...) with `lasair-nb catalogs
 # load`; the ingester classifies every object it touches against them and against the
@@ -968,6 +1023,8 @@ ARCHIVE_TABLES = (
     "objects",
     "coverage",
     "ingest_batches",
+    "objects_pending",
+    "object_batches",
     "catalogs",
     "catalog_sources",
     "sherlock_classifications",

@@ -24,6 +24,16 @@ class IngestStatus:
     quarantined_total: int | None
     rate_last_hour: float | None
     latency_max_today: float | None
+    objects_waiting: int = 0
+    """Objects whose new alerts are queryable but not yet in their summary."""
+    objects_oldest_wait: float | None = None
+    """Seconds the longest-waiting of them has waited (None: none waits)."""
+    objects_lag_p50: float | None = None
+    """Alert queryable → object updated, median of the objects stage's last batch [s]."""
+    objects_lag_max: float | None = None
+    """Alert queryable → object updated, longest in the objects stage's last batch [s]."""
+    objects_latency_max: float | None = None
+    """Kafka message → object updated, longest in the last batch from Kafka [s]."""
 
     @property
     def minutes_since(self) -> float | None:
@@ -34,7 +44,7 @@ class IngestStatus:
 
 
 def ingest_status(connection: sa.Connection) -> IngestStatus:
-    """Read the status figures from ``ingest_batches`` and ``quarantine``."""
+    """Read the status figures from ``ingest_batches``, the objects stage and ``quarantine``."""
     last = connection.execute(
         sa.text(
             "SELECT finished_at, source, alerts_per_s, latency_p50_s, latency_max_s"
@@ -60,7 +70,24 @@ def ingest_status(connection: sa.Connection) -> IngestStatus:
     quarantined = None
     if connection.execute(sa.text("SELECT has_table_privilege('quarantine', 'SELECT')")).scalar():
         quarantined = connection.execute(sa.text("SELECT count(*) FROM quarantine")).scalar()
+    waiting = connection.execute(
+        sa.text(
+            "SELECT count(*), extract(epoch FROM clock_timestamp() - min(queued_at))"
+            " FROM objects_pending"
+        )
+    ).one()
+    stage = connection.execute(
+        sa.text(
+            "SELECT lag_p50_s, lag_max_s, latency_max_s FROM object_batches"
+            " ORDER BY finished_at DESC LIMIT 1"
+        )
+    ).first()
     return IngestStatus(
+        objects_waiting=int(waiting[0]),
+        objects_oldest_wait=None if waiting[1] is None else float(waiting[1]),
+        objects_lag_p50=stage.lag_p50_s if stage else None,
+        objects_lag_max=stage.lag_max_s if stage else None,
+        objects_latency_max=stage.latency_max_s if stage else None,
         last_batch_at=last.finished_at if last else None,
         last_source=last.source if last else None,
         last_rate=last.alerts_per_s if last else None,

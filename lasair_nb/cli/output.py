@@ -68,6 +68,23 @@ def format_status(status: IngestStatus) -> str:
                 f"max today {_seconds(status.latency_max_today)}",
             ),
         ]
+    if status.objects_waiting or status.objects_lag_max is not None:
+        waiting = f"{status.objects_waiting} waiting"
+        if status.objects_oldest_wait is not None:
+            waiting += f" (the oldest {_seconds(status.objects_oldest_wait)})"
+        rows.append(
+            (
+                "objects",
+                f"{waiting}; alert queryable to object updated: median "
+                f"{_seconds(status.objects_lag_p50)}, max {_seconds(status.objects_lag_max)}"
+                " last batch"
+                + (
+                    f"; Kafka message to object updated: max {_seconds(status.objects_latency_max)}"
+                    if status.objects_latency_max is not None
+                    else ""
+                ),
+            )
+        )
     rows.append(
         (
             "quarantined",

@@ -47,6 +47,8 @@ ARCHIVE_TABLES = (
     "sherlock_classifications",
     "sherlock_crossmatches",
     "tns_matches",
+    "objects_pending",
+    "object_batches",
 )
 
 
@@ -570,8 +572,12 @@ def test_users_cannot_write_the_new_archive_tables(people: dict[str, ln.Archive]
     with raw.cursor() as cursor:
         for table in ARCHIVE_TABLES:
             refused(cursor, f"DELETE FROM {table}")
-            column = {"catalogs": "name", "catalog_sources": "source_id"}.get(table, "objectid")
-            refused(cursor, f"UPDATE {table} SET {column} = 'x'")
+            column = {
+                "catalogs": "name",
+                "catalog_sources": "source_id",
+                "object_batches": "n_objects",
+            }.get(table, "objectid")
+            refused(cursor, f"UPDATE {table} SET {column} = {column}")
             refused(cursor, f"TRUNCATE {table}")
             refused(cursor, f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
         refused(

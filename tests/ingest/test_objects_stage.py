@@ -1,0 +1,227 @@
+"""The objects stage: alerts are queryable first, their objects follow, nothing is missed.
+
+Real PostgreSQL, the real sample alerts and the simulator; the stage runs in its own
+process as it does beside a large ingest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from ingest.decode import AlertDecoder
+from ingest.objects_stage import ObjectStage, ObjectUpdater, dsn_of
+from ingest.pipeline import Ingester, decode_packet
+from ingest.simulator import AlertSimulator
+from ingest.sources import Packet, read_packets
+from ingest.writer import ArchiveWriter, update_objects
+from lasair_nb.archive.engine import connect_raw
+from lasair_nb.archive.status import ingest_status
+
+SUMMARY_TABLES = {
+    "objects": "*",
+    "sherlock_classifications": "objectid, classification, description, annotator",
+    "sherlock_crossmatches": "*",
+    "tns_matches": "*",
+}
+"""What the objects stage writes (the columns that do not say when)."""
+
+
+def digest(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an md5 over the full text of every row, per table the stage writes."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        found = {
+            table: tuple(
+                connection.exec_driver_sql(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                    f" FROM (SELECT {columns} FROM {table}) t"
+                ).one()
+            )
+            for table, columns in SUMMARY_TABLES.items()
+        }
+    engine.dispose()
+    return found
+
+
+def scalar(url: str, sql: str):
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        value = connection.exec_driver_sql(sql).scalar()
+    engine.dispose()
+    return value
+
+
+def rows_of(packets: list[Packet]) -> list:
+    decoder = AlertDecoder()
+    return [row for packet in packets for row in decode_packet(decoder, packet)]
+
+
+@pytest.fixture(scope="module")
+def simulated() -> list[Packet]:
+    return [Packet(p.data, "sim") for p in AlertSimulator(objects=40, nights=6, seed=11).packets()]
+
+
+def test_alerts_are_queryable_before_their_objects_are_summarised(
+    make_archive, ztf_alert_files: list[Path]
+) -> None:
+    url = make_archive()
+    packets = list(read_packets(ztf_alert_files[:20]))
+    connection = connect_raw(url)
+    try:
+        writer = ArchiveWriter(connection, summarise=False)
+        writer.write_batch(rows_of(packets), source="test")
+        objects = {row.objectid for row in rows_of(packets)}
+        # committed: the alerts are there, their objects wait in the queue
+        assert scalar(url, "SELECT count(*) FROM candidates WHERE in_alert") == len(packets)
+        assert scalar(url, "SELECT count(*) FROM objects_pending") == len(objects)
+        assert scalar(url, "SELECT count(*) FROM objects") == 0
+        status = ingest_status_of(url)
+        assert status.objects_waiting == len(objects) and status.objects_oldest_wait >= 0
+
+        assert ObjectUpdater(connection).drain() == len(objects)
+    finally:
+        connection.close()
+    assert scalar(url, "SELECT count(*) FROM objects_pending") == 0
+    assert scalar(url, "SELECT count(*) FROM objects") == len(objects)
+    status = ingest_status_of(url)
+    assert status.objects_waiting == 0
+    assert 0 <= status.objects_lag_p50 <= status.objects_lag_max < 60
+    assert status.objects_latency_max is None  # from files: no Kafka timestamps
+
+
+def ingest_status_of(url: str):
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        status = ingest_status(connection)
+    engine.dispose()
+    return status
+
+
+@pytest.mark.slow  # three archives, one with the stage in its own process
+def test_the_stage_writes_what_summarising_in_the_alerts_transaction_wrote(
+    make_archive, ztf_alert_files: list[Path], simulated: list[Packet]
+) -> None:
+    """In process, in a process of its own, and all at once afterwards: the same rows."""
+    packets = [*read_packets(ztf_alert_files), *simulated]
+    in_process, own_process, afterwards = make_archive(), make_archive(), make_archive()
+    for url, batch in ((in_process, len(packets)), (own_process, 25)):
+        connection = connect_raw(url)
+        try:
+            Ingester(connection, batch_size=batch).ingest(packets, "test", progress=False)
+        finally:
+            connection.close()
+    # the old way, by hand: every object summarised once all alerts are in
+    connection = connect_raw(afterwards)
+    try:
+        ArchiveWriter(connection, summarise=False).write_batch(rows_of(packets), source="test")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT objectid FROM candidates GROUP BY objectid ORDER BY objectid")
+            update_objects(cursor, [row[0] for row in cursor.fetchall()])
+            cursor.execute("DELETE FROM objects_pending")
+        connection.commit()
+    finally:
+        connection.close()
+
+    expected = digest(afterwards)
+    assert expected["objects"][0] == len({row.objectid for row in rows_of(packets)})
+    assert digest(in_process) == expected
+    assert digest(own_process) == expected
+    for url in (in_process, own_process):
+        assert scalar(url, "SELECT count(*) FROM objects_pending") == 0
+    # the separate process logged its batches; the small ingest summarised in process
+    assert (
+        scalar(own_process, "SELECT sum(n_objects) FROM object_batches") >= expected["objects"][0]
+    )
+
+
+def test_an_alert_arriving_while_its_object_is_summarised_queues_it_again(
+    make_archive, simulated: list[Packet]
+) -> None:
+    url = make_archive()
+    by_object: dict[str, list[Packet]] = {}
+    for packet in simulated:
+        by_object.setdefault(rows_of([packet])[0].objectid, []).append(packet)
+    objectid, packets = max(by_object.items(), key=lambda item: len(item[1]))
+    first, last = packets[:-1], packets[-1:]
+    stage, ingester = connect_raw(url), connect_raw(url)
+    try:
+        ArchiveWriter(ingester, summarise=False).write_batch(rows_of(first), source="test")
+        updater = ObjectUpdater(stage)  # the stage's connection, as it sets it up
+        # The stage takes the object (its queue row locked) and reads its detections ...
+        with stage.cursor() as cursor:
+            cursor.execute(
+                "SELECT objectid FROM objects_pending WHERE objectid = %s FOR UPDATE", (objectid,)
+            )
+            update_objects(cursor, [objectid])
+            # ... while the object's next alert is written: its queueing waits for the lock.
+            done = threading.Event()
+
+            def write_last() -> None:
+                ArchiveWriter(ingester, summarise=False).write_batch(rows_of(last), source="t")
+                done.set()
+
+            writing = threading.Thread(target=write_last)
+            writing.start()
+            time.sleep(1.0)
+            assert not done.is_set(), "the alert's transaction should wait for the stage"
+            cursor.execute("DELETE FROM objects_pending WHERE objectid = %s", (objectid,))
+        stage.commit()
+        writing.join(30)
+        assert done.is_set()
+        # the summary written without the last alert is stale, and the object is queued again
+        assert scalar(url, f"SELECT ncand FROM objects WHERE objectid = '{objectid}'") < scalar(
+            url, f"SELECT count(*) FROM candidates WHERE objectid = '{objectid}'"
+        )
+        assert scalar(url, "SELECT array_agg(objectid) FROM objects_pending") == [objectid]
+        updater.drain()
+    finally:
+        stage.close()
+        ingester.close()
+    # ncand: every detection of the object (Lasair-ZTF's definition)
+    assert scalar(url, f"SELECT ncand FROM objects WHERE objectid = '{objectid}'") == scalar(
+        url, f"SELECT count(*) FROM candidates WHERE objectid = '{objectid}'"
+    )
+
+
+def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
+    make_archive, simulated: list[Packet]
+) -> None:
+    url = make_archive()
+    connection = connect_raw(url)
+    try:
+        # an ingester died after committing alerts, before their objects were summarised
+        ArchiveWriter(connection, summarise=False).write_batch(rows_of(simulated), source="t")
+        waiting = scalar(url, "SELECT count(*) FROM objects_pending")
+        assert waiting > 0 and scalar(url, "SELECT count(*) FROM objects") == 0
+        # the next run (here: ingesting the same packets again, all duplicates) drains it
+        summary = Ingester(connection, batch_size=10).ingest(simulated, "again", progress=False)
+    finally:
+        connection.close()
+    assert summary.new == 0
+    assert scalar(url, "SELECT count(*) FROM objects_pending") == 0
+    assert scalar(url, "SELECT count(*) FROM objects") == waiting
+
+
+def test_the_stage_process_stops_when_told_and_keeps_the_queue(
+    make_archive, simulated: list[Packet]
+) -> None:
+    """Interrupted, the stage ends after its batch; the queue waits for the next run."""
+    url = make_archive()
+    connection = connect_raw(url)
+    try:
+        stage = ObjectStage(connection, in_process=False)
+        stage.start()
+        process = stage._process
+        assert process is not None and process.is_alive()
+        stage.finish(drain=False)
+        assert not process.is_alive()
+        # its connection string is a working one, password included
+        psycopg2.connect(dsn_of(connection)).close()
+    finally:
+        connection.close()
