@@ -59,6 +59,7 @@ LEGACY_RENAMES: dict[str, str] = {
     "sgscore": "sgscore1",
 }
 """Schema 1.5 names of the nearest Pan-STARRS source's fields → their 3.x names."""
+_LEGACY_NAMES = frozenset(LEGACY_RENAMES)
 
 STAMPS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -91,9 +92,18 @@ def _finite(value: Any) -> bool:
 
 def _check_strings(record: dict[str, Any], where: str) -> None:
     """PostgreSQL text cannot hold NUL characters: refuse them here, with the field named."""
+    if "\x00" not in "".join([value for value in record.values() if type(value) is str]):
+        return  # the usual case, looked at once
     for name, value in record.items():
         if isinstance(value, str) and "\x00" in value:
             raise RowError(f"{where}: field {name!r} contains a NUL character")
+
+
+def _renamed(source: dict[str, Any]) -> dict[str, Any]:
+    """A detection with pre-2.0 field names renamed (itself when it has none)."""
+    if _LEGACY_NAMES.isdisjoint(source):
+        return source
+    return {LEGACY_RENAMES.get(key, key): value for key, value in source.items()}
 
 
 def _check_detection(row: dict[str, Any], where: str) -> None:
@@ -156,7 +166,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
     schemavsn = record.get("schemavsn") or writer_version or "unknown"
     rows = AlertRows(objectid=objectid, candid=candid, schemavsn=str(schemavsn), jd=0.0)
 
-    own = {LEGACY_RENAMES.get(key, key): value for key, value in candidate.items()}
+    own = _renamed(candidate)
     _check_detection(own, f"candidate {candid}")
     _check_strings(own, f"candidate {candid}")
     rows.jd = float(own["jd"])
@@ -166,7 +176,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         if "forcediffimflux" in previous:  # schema 3.5 carried forced photometry here
             rows.forced.append(_forced_row(previous, objectid))
         elif previous.get("candid") is not None:
-            detection = {LEGACY_RENAMES.get(key, key): value for key, value in previous.items()}
+            detection = _renamed(previous)
             _check_detection(detection, f"prv_candidates[{index}]")
             _check_strings(detection, f"prv_candidates[{index}]")
             rows.candidates.append(
