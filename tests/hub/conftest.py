@@ -345,4 +345,14 @@ def hub(
         with _running_hub(url, tmp_path_factory.mktemp("hub-home"), None) as running:
             yield running
     else:
-        yield request.getfixturevalue("shared_hub")
+        shared = request.getfixturevalue("shared_hub")
+        known = len(shared.users)
+        yield shared
+        # The module's users' HTTP sessions close now, and the sockets they left go to
+        # the garbage collector here, not inside a later module's test (where pytest
+        # would report their ResourceWarning as its error).
+        for user in shared.users[known:]:
+            user.session.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()

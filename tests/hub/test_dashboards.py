@@ -62,8 +62,12 @@ def test_the_public_object_page_needs_no_login(hub, page, page_log, block_networ
     content = page.content()
     assert "archive = ln.connect()" not in content  # sources stripped
     assert not [url for url in blocked if "esm.sh" in url or "aladin" in url], blocked
+    assert not page_log.unexpected_errors(), page_log.errors
 
-    # the view is in the address: fluxes, folded on half a day
+
+def test_the_view_is_in_the_address(hub, page, page_log, block_network, screenshot):
+    """Fluxes, folded on half a day: set by the address, and carried by its link."""
+    block_network(page)
     view = "kind=flux&fold=1&period=0.5"
     page.goto(f"{hub.base}/services/dashboards/object?objectId={SUPERNOVA}&{view}")
     page.locator(".lasair-light-curve").first.wait_for(state="visible", timeout=120_000)
