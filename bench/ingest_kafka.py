@@ -151,7 +151,7 @@ def sustained(
     kept, so the k-th alert of a partition is queryable when the archive first
     holds k alerts with that residue.
     """
-    topic = f"bench_sustained_{ingesters}"
+    topic = f"bench_sustained_{rate:.0f}_{ingesters}"
     admin = AdminClient({"bootstrap.servers": servers})
     for future in admin.create_topics([NewTopic(topic, ingesters, 1)]).values():
         future.result()

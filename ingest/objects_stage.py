@@ -30,8 +30,10 @@ import multiprocessing
 import os
 import signal
 import time
+from datetime import datetime
 from multiprocessing.synchronize import Event
 from types import TracebackType
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -40,11 +42,15 @@ from ingest.writer import create_staging_tables, update_objects
 
 log = logging.getLogger(__name__)
 
-CHUNK = 2000
-"""Objects summarised per transaction at most."""
+CHUNK = 500
+"""Objects summarised per transaction at most (an alert of one of them waits for it)."""
 POLL_S = 0.25
 """How long the stage waits before looking at an empty queue again."""
 MAX_BACKOFF_S = 30.0
+MAX_ATTEMPTS = 3
+"""A queued object whose summary failed this many times is set aside (status page)."""
+JOIN_TIMEOUT_S = 600.0
+"""How long an ingester waits for its stage process to drain before stopping it."""
 
 
 class ObjectUpdater:
@@ -66,52 +72,103 @@ class ObjectUpdater:
             create_staging_tables(cursor)
         connection.commit()
 
-    def update_pending(self) -> int:
-        """Summarise the longest-waiting queued objects (one transaction); how many."""
+    def now(self) -> datetime:
+        """The database's clock: a cutoff for :meth:`drain`."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT clock_timestamp()")
+            (moment,) = cursor.fetchone()
+        self.connection.rollback()
+        return moment
+
+    def update_pending(self, until: datetime | None = None) -> int:
+        """Summarise the longest-waiting queued objects (one transaction); how many were taken.
+
+        ``until``: only objects queued by then. If the batch fails, its objects are done
+        one by one, and one that fails alone counts an attempt (with the error); after
+        :data:`MAX_ATTEMPTS` it is set aside, so one bad object cannot stop the stage.
+        """
         started = time.monotonic()
+        objectids: list[str] = []
         try:
             with self.connection.cursor() as cursor:
                 # Rows an ingester is queueing right now are skipped: they come next time.
                 cursor.execute(
-                    "SELECT objectid, extract(epoch FROM clock_timestamp() - queued_at),"
-                    " alert_time FROM objects_pending ORDER BY queued_at, objectid"
-                    " LIMIT %s FOR UPDATE SKIP LOCKED",
-                    (self.chunk,),
+                    "SELECT objectid FROM objects_pending WHERE attempts < %s"
+                    " AND (%s::timestamptz IS NULL OR queued_at <= %s::timestamptz)"
+                    " ORDER BY queued_at, objectid LIMIT %s FOR UPDATE SKIP LOCKED",
+                    (MAX_ATTEMPTS, until, until, self.chunk),
                 )
-                queued = cursor.fetchall()
-                if not queued:
+                objectids = sorted(row[0] for row in cursor.fetchall())
+                if not objectids:
                     self.connection.rollback()
                     return 0
-                objectids = sorted(row[0] for row in queued)
-                update_objects(cursor, objectids)
-                cursor.execute("DELETE FROM objects_pending WHERE objectid = ANY(%s)", (objectids,))
-                waited = time.monotonic() - started
-                lags = sorted(float(row[1]) + waited for row in queued)
-                alert_times = [row[2] for row in queued if row[2] is not None]
-                cursor.execute(
-                    "INSERT INTO object_batches (finished_at, n_objects, duration_s, lag_p50_s,"
-                    " lag_max_s, latency_max_s) VALUES (clock_timestamp(), %s, %s, %s, %s,"
-                    " CASE WHEN %s::float8 IS NULL THEN NULL"
-                    " ELSE extract(epoch FROM clock_timestamp()) - %s::float8 END)",
-                    (
-                        len(objectids),
-                        waited,
-                        lags[len(lags) // 2],
-                        lags[-1],
-                        min(alert_times) if alert_times else None,
-                        min(alert_times) if alert_times else None,
-                    ),
-                )
+                self._summarise(cursor, objectids, started)
             self.connection.commit()
-        except BaseException:
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            raise  # the connection is gone: the caller reconnects
+        except Exception:  # noqa: BLE001 - any failure of any object: find which, go on
             self.connection.rollback()
-            raise
+            log.warning("objects stage: a batch of %d failed; one by one", len(objectids))
+            for objectid in objectids:
+                self._one(objectid)
         return len(objectids)
 
+    def _summarise(self, cursor: Any, objectids: list[str], started: float) -> None:
+        update_objects(cursor, objectids)
+        cursor.execute(
+            "DELETE FROM objects_pending WHERE objectid = ANY(%s)"
+            " RETURNING extract(epoch FROM clock_timestamp() - queued_at), alert_time",
+            (objectids,),
+        )
+        done = cursor.fetchall()
+        lags = sorted(float(row[0]) for row in done)
+        alert_times = [row[1] for row in done if row[1] is not None]
+        cursor.execute(
+            "INSERT INTO object_batches (finished_at, n_objects, duration_s, lag_p50_s,"
+            " lag_max_s, latency_max_s) VALUES (clock_timestamp(), %s, %s, %s, %s,"
+            " extract(epoch FROM clock_timestamp()) - %s::float8)",
+            (
+                len(done),
+                time.monotonic() - started,
+                lags[len(lags) // 2],
+                lags[-1],
+                min(alert_times) if alert_times else None,
+            ),
+        )
+
+    def _one(self, objectid: str) -> None:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT objectid FROM objects_pending WHERE objectid = %s"
+                    " FOR UPDATE SKIP LOCKED",
+                    (objectid,),
+                )
+                if cursor.fetchone() is not None:
+                    self._summarise(cursor, [objectid], time.monotonic())
+            self.connection.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded with the object, which is set aside
+            self.connection.rollback()
+            reason = f"{type(error).__name__}: {error}".strip()[:500]
+            log.error("objects stage: %s cannot be summarised: %s", objectid, reason)
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE objects_pending SET attempts = attempts + 1, last_error = %s"
+                    " WHERE objectid = %s",
+                    (reason, objectid),
+                )
+            self.connection.commit()
+
     def drain(self) -> int:
-        """Summarise every queued object; how many."""
+        """Summarise every object queued until now (not those queued meanwhile); how many.
+
+        Objects another stage is summarising at this moment are left to it.
+        """
+        until = self.now()
         done = 0
-        while count := self.update_pending():
+        while count := self.update_pending(until):
             done += count
         return done
 
@@ -126,45 +183,66 @@ def dsn_of(connection: psycopg2.extensions.connection) -> str:
     }
     if connection.info.password:
         parameters["password"] = connection.info.password
+    # a vanished server must not hang the stage (nor the ingester waiting for it)
+    parameters |= {"connect_timeout": "10", "keepalives_idle": "30", "keepalives_count": "3"}
     return psycopg2.extensions.make_dsn(**parameters)
 
 
 def follow(dsn: str, finish: Event, parent: int, poll: float = POLL_S) -> None:
     """The stage's process: summarise queued objects; when ``finish`` is set, drain and end.
 
-    It ignores SIGINT (a terminal's Ctrl-C reaches the whole process group; the ingester
-    decides), ends after its current batch on SIGTERM (the queue waits for the next
-    run), and ends when its parent ingester has gone.
+    Draining takes the objects queued until ``finish`` was seen, not those other ingesters
+    keep queueing. It ignores SIGINT (a terminal's Ctrl-C reaches the whole process group;
+    the ingester decides), ends after its current batch on SIGTERM (the queue waits for
+    the next run), and ends when its parent ingester has gone.
     """
     stopping = False
 
     def stop(*_: object) -> None:
+        # Only a flag: the handler may run while this process is inside ``finish.wait``,
+        # holding the event's lock (setting the event here would deadlock).
         nonlocal stopping
         stopping = True
-        finish.set()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop)
     backoff = 1.0
-    connection = None
+    connection: psycopg2.extensions.connection | None = None
+    updater: ObjectUpdater | None = None
+    until: datetime | None = None
     while os.getppid() == parent and not stopping:
         try:
-            if connection is None:
+            if updater is None:
                 connection = psycopg2.connect(dsn)
                 updater = ObjectUpdater(connection)
-            if updater.update_pending():
+            if finish.is_set() and until is None:
+                until = updater.now()  # drain what is queued now, then end
+            if updater.update_pending(until):
                 backoff = 1.0
                 continue
             if finish.is_set():
                 break  # drained
             finish.wait(poll)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
-            log.warning("objects stage: database unavailable (%s); retrying", error)
-            connection = None
-            time.sleep(backoff)
+        except Exception as error:  # noqa: BLE001 - the stage goes on (or ends, if told to)
+            _close(connection)
+            connection, updater = None, None
+            if finish.is_set():  # ending: the queue waits for the next run
+                log.warning("objects stage: stopping on %s: %s", type(error).__name__, error)
+                break
+            log.warning("objects stage: %s: %s; retrying", type(error).__name__, error)
+            waited_until = time.monotonic() + backoff
+            while not (stopping or finish.is_set()) and time.monotonic() < waited_until:
+                finish.wait(poll)  # short waits: a SIGTERM or the ingester ending is seen
             backoff = min(2 * backoff, MAX_BACKOFF_S)
+    _close(connection)
+
+
+def _close(connection: psycopg2.extensions.connection | None) -> None:
     if connection is not None:
-        connection.close()
+        try:
+            connection.close()
+        except psycopg2.Error:
+            log.debug("closing a broken connection failed", exc_info=True)
 
 
 class ObjectStage:
@@ -205,9 +283,17 @@ class ObjectStage:
         self._process.start()
 
     def after_batch(self) -> None:
-        """Called by the ingester after each commit: in-process, summarise the queue now."""
+        """Called by the ingester after each commit.
+
+        In process, this summarises the queue now; otherwise it restarts the stage's
+        process if it has died (the queue is still there).
+        """
         if self.in_process:
             ObjectUpdater(self.connection).drain()
+        elif self._process is not None and not self._process.is_alive():
+            log.warning("objects stage exited with %s; starting it again", self._process.exitcode)
+            self._process = None
+            self.start()
 
     def finish(self, drain: bool = True) -> None:
         """Stop the stage's process once it has drained the queue; drain what it left.
@@ -219,7 +305,12 @@ class ObjectStage:
             if not drain:
                 self._process.terminate()  # SIGTERM: it ends after its current batch
             self._finish.set()
-            self._process.join()
+            self._process.join(JOIN_TIMEOUT_S)
+            if self._process.is_alive():  # a huge queue, or a server that hangs
+                log.warning("objects stage still busy after %.0f s: stopping it", JOIN_TIMEOUT_S)
+                self._process.terminate()
+                self._process.join(30)
+                drain = False
             if self._process.exitcode:
                 log.warning("objects stage exited with %s", self._process.exitcode)
             self._process = None

@@ -194,6 +194,8 @@ class KafkaIngester:
                 return False
             summary.add(result)
             self._store_offsets(consumer, written)
+            if self._objects is not None:
+                self._objects.after_batch()  # a stage process that died starts again
             return True
 
         try:
@@ -216,8 +218,13 @@ class KafkaIngester:
                     pending = (writer.submit(self._write, len(good), *batch), good)
                 settle()
         finally:
-            self._finish_objects()
-            self._close(consumer)
+            # The consumer first: its last offsets, and the group let go at once.
+            try:
+                self._close(consumer)
+            finally:
+                self._finish_objects()
+                if self._connection is not None:
+                    self._connection.close()
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -244,8 +251,6 @@ class KafkaIngester:
             if error.args[0].code() != KafkaError._NO_OFFSET:
                 log.warning("final offset commit failed: %s", error)
         consumer.close()
-        if self._connection is not None:
-            self._connection.close()
 
     def _idle_too_long(self) -> bool:
         if self.settings.stop_when_idle is None:
@@ -369,7 +374,7 @@ class KafkaIngester:
             return
         try:
             self._objects.finish(drain=self._connection is not None)
-        except psycopg2.Error as error:  # the queue waits for the next run
+        except Exception as error:  # noqa: BLE001 - stopping goes on; the queue waits
             log.warning("objects not all summarised on stopping: %s", error)
         self._objects = None
 

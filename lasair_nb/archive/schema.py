@@ -798,6 +798,14 @@ objects_pending = sa.Table(
         DOUBLE_PRECISION,
         comment="Kafka timestamp of that alert's batch (Unix seconds; NULL from files)",
     ),
+    sa.Column(
+        "attempts",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Summaries of it that failed (set aside after 3)",
+    ),
+    sa.Column("last_error", sa.Text, comment="Why its last summary failed"),
     sa.Index("ix_objects_pending_queued_at", "queued_at"),
     comment="Objects whose new detections are archived but not yet summarised in objects",
 )

@@ -26,6 +26,8 @@ class IngestStatus:
     latency_max_today: float | None
     objects_waiting: int = 0
     """Objects whose new alerts are queryable but not yet in their summary."""
+    objects_set_aside: int = 0
+    """Objects whose summary failed three times (``objects_pending.last_error`` says why)."""
     objects_oldest_wait: float | None = None
     """Seconds the longest-waiting of them has waited (None: none waits)."""
     objects_lag_p50: float | None = None
@@ -33,7 +35,7 @@ class IngestStatus:
     objects_lag_max: float | None = None
     """Alert queryable → object updated, longest in the objects stage's last batch [s]."""
     objects_latency_max: float | None = None
-    """Kafka message → object updated, longest in the last batch from Kafka [s]."""
+    """Kafka message → object updated, longest in the stage's last batch from Kafka [s]."""
 
     @property
     def minutes_since(self) -> float | None:
@@ -72,22 +74,27 @@ def ingest_status(connection: sa.Connection) -> IngestStatus:
         quarantined = connection.execute(sa.text("SELECT count(*) FROM quarantine")).scalar()
     waiting = connection.execute(
         sa.text(
-            "SELECT count(*), extract(epoch FROM clock_timestamp() - min(queued_at))"
+            "SELECT count(*) FILTER (WHERE attempts < 3), count(*) FILTER (WHERE attempts >= 3),"
+            " extract(epoch FROM clock_timestamp() - min(queued_at) FILTER (WHERE attempts < 3))"
             " FROM objects_pending"
         )
     ).one()
     stage = connection.execute(
+        sa.text("SELECT lag_p50_s, lag_max_s FROM object_batches ORDER BY finished_at DESC LIMIT 1")
+    ).first()
+    from_kafka = connection.execute(
         sa.text(
-            "SELECT lag_p50_s, lag_max_s, latency_max_s FROM object_batches"
+            "SELECT latency_max_s FROM object_batches WHERE latency_max_s IS NOT NULL"
             " ORDER BY finished_at DESC LIMIT 1"
         )
-    ).first()
+    ).scalar()
     return IngestStatus(
         objects_waiting=int(waiting[0]),
-        objects_oldest_wait=None if waiting[1] is None else float(waiting[1]),
+        objects_set_aside=int(waiting[1]),
+        objects_oldest_wait=None if waiting[2] is None else float(waiting[2]),
         objects_lag_p50=stage.lag_p50_s if stage else None,
         objects_lag_max=stage.lag_max_s if stage else None,
-        objects_latency_max=stage.latency_max_s if stage else None,
+        objects_latency_max=from_kafka,
         last_batch_at=last.finished_at if last else None,
         last_source=last.source if last else None,
         last_rate=last.alerts_per_s if last else None,

@@ -68,10 +68,14 @@ def format_status(status: IngestStatus) -> str:
                 f"max today {_seconds(status.latency_max_today)}",
             ),
         ]
-    if status.objects_waiting or status.objects_lag_max is not None:
+    if status.objects_waiting or status.objects_set_aside or status.objects_lag_max is not None:
         waiting = f"{status.objects_waiting} waiting"
         if status.objects_oldest_wait is not None:
             waiting += f" (the oldest {_seconds(status.objects_oldest_wait)})"
+        if status.objects_set_aside:
+            waiting += (
+                f", {status.objects_set_aside} set aside after failing (objects_pending.last_error)"
+            )
         rows.append(
             (
                 "objects",

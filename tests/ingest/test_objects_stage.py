@@ -208,20 +208,87 @@ def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
     assert scalar(url, "SELECT count(*) FROM objects") == waiting
 
 
-def test_the_stage_process_stops_when_told_and_keeps_the_queue(
+def test_a_dead_stage_process_is_started_again_and_a_stopped_one_keeps_the_queue(
     make_archive, simulated: list[Packet]
 ) -> None:
-    """Interrupted, the stage ends after its batch; the queue waits for the next run."""
     url = make_archive()
     connection = connect_raw(url)
     try:
-        stage = ObjectStage(connection, in_process=False)
-        stage.start()
-        process = stage._process
-        assert process is not None and process.is_alive()
-        stage.finish(drain=False)
-        assert not process.is_alive()
         # its connection string is a working one, password included
         psycopg2.connect(dsn_of(connection)).close()
+        stage = ObjectStage(connection, in_process=False)
+        stage.start()
+        first = stage._process
+        assert first is not None and first.is_alive()
+        first.kill()  # SIGKILL: as if the out-of-memory killer took it
+        first.join(30)
+        ArchiveWriter(connection, summarise=False).write_batch(rows_of(simulated), source="t")
+        stage.after_batch()  # what the ingester calls after each commit
+        second = stage._process
+        assert second is not None and second is not first and second.is_alive()
+        deadline = time.monotonic() + 60
+        while scalar(url, "SELECT count(*) FROM objects_pending") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert scalar(url, "SELECT count(*) FROM objects_pending") == 0  # summarised by it
+        assert scalar(url, "SELECT count(*) FROM objects") > 0
+
+        # interrupted, it ends (after its batch, if it is in one) and is not waited for long
+        stopping = time.monotonic()
+        stage.finish(drain=False)
+        assert not second.is_alive() and time.monotonic() - stopping < 10
     finally:
         connection.close()
+
+
+def test_an_object_that_cannot_be_summarised_is_set_aside_and_the_rest_go_on(
+    make_archive, simulated: list[Packet]
+) -> None:
+    url = make_archive()
+    rows = rows_of(simulated)
+    objects = sorted({row.objectid for row in rows})
+    poison = objects[len(objects) // 2]
+    connection = connect_raw(url)
+    try:
+        with connection.cursor() as cursor:  # the database refuses one object's summary
+            cursor.execute(
+                "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF NEW.objectid = '{poison}' THEN RAISE EXCEPTION 'refused for the test';"
+                " END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_one BEFORE INSERT OR UPDATE ON objects"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_one()"
+            )
+        connection.commit()
+        ArchiveWriter(connection, summarise=False).write_batch(rows, source="test")
+        ObjectUpdater(connection).drain()
+    finally:
+        connection.close()
+    assert scalar(url, "SELECT count(*) FROM objects") == len(objects) - 1
+    assert scalar(url, "SELECT array_agg(objectid) FROM objects_pending") == [poison]
+    assert scalar(url, "SELECT attempts FROM objects_pending") == 3
+    assert "refused for the test" in scalar(url, "SELECT last_error FROM objects_pending")
+    status = ingest_status_of(url)
+    assert (status.objects_waiting, status.objects_set_aside) == (0, 1)
+
+
+def test_draining_takes_what_was_queued_not_what_keeps_coming(
+    make_archive, ztf_alert_files: list[Path], simulated: list[Packet]
+) -> None:
+    url = make_archive()
+    connection = connect_raw(url)
+    try:
+        writer = ArchiveWriter(connection, summarise=False)
+        updater = ObjectUpdater(connection, chunk=7)
+        writer.write_batch(rows_of(simulated), source="before")
+        cutoff = updater.now()
+        writer.write_batch(rows_of(list(read_packets(ztf_alert_files[:10]))), source="after")
+        queued = scalar(url, "SELECT count(*) FROM objects_pending")
+        done = 0
+        while count := updater.update_pending(until=cutoff):
+            done += count
+    finally:
+        connection.close()
+    assert done == len({row.objectid for row in rows_of(simulated)})
+    left = scalar(url, "SELECT count(*) FROM objects_pending")
+    assert 0 < left == queued - done  # those queued after the cutoff wait for the next drain

@@ -40,6 +40,14 @@ def upgrade() -> None:
             postgresql.DOUBLE_PRECISION(),
             comment="Kafka timestamp of that alert's batch (Unix seconds; NULL from files)",
         ),
+        sa.Column(
+            "attempts",
+            sa.Integer(),
+            nullable=False,
+            server_default="0",
+            comment="Summaries of it that failed (set aside after 3)",
+        ),
+        sa.Column("last_error", sa.Text(), comment="Why its last summary failed"),
         comment="Objects whose new detections are archived but not yet summarised in objects",
     )
     op.create_index("ix_objects_pending_queued_at", "objects_pending", ["queued_at"])
