@@ -89,7 +89,7 @@ class Ingester:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.decoder = AlertDecoder()
-        self.writer = ArchiveWriter(connection, summarise=False)
+        self.writer = ArchiveWriter(connection)
         self.batch_size = batch_size
 
     def ingest(

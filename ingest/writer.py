@@ -156,15 +156,15 @@ class ArchiveWriter:
     ----------
     connection
         A psycopg2 connection to the archive with write rights (the ingester's).
-    summarise
-        After each batch's commit, summarise the objects it queued, in this connection
-        (its own transaction). False when an :class:`ingest.objects_stage.ObjectStage`
-        does that.
+
+    Notes
+    -----
+    The objects a batch queues are summarised by :mod:`ingest.objects_stage`
+    (``ObjectUpdater(connection).drain()`` does it at once, in this connection).
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection, summarise: bool = True) -> None:
+    def __init__(self, connection: psycopg2.extensions.connection) -> None:
         self.connection = connection
-        self.summarise = summarise
         with connection.cursor() as cursor:
             create_staging_tables(cursor)
         connection.commit()
@@ -257,10 +257,6 @@ class ArchiveWriter:
         except BaseException:
             self.connection.rollback()
             raise
-        if self.summarise:
-            from ingest.objects_stage import ObjectUpdater  # noqa: PLC0415 - it imports this
-
-            ObjectUpdater(self.connection).drain()
         return BatchResult(
             packets=len(alerts) + len(quarantined),
             new=new,

@@ -359,7 +359,7 @@ class KafkaIngester:
     def _archive_writer(self) -> ArchiveWriter:
         if self._writer is None:
             self._connection = self.connect()
-            self._writer = ArchiveWriter(self._connection, summarise=False)
+            self._writer = ArchiveWriter(self._connection)
             log.info("connected to the archive")
             # Objects are summarised beside the stream, in a process of their own.
             if self._objects is None:

@@ -74,7 +74,7 @@ def test_alerts_are_queryable_before_their_objects_are_summarised(
     packets = list(read_packets(ztf_alert_files[:20]))
     connection = connect_raw(url)
     try:
-        writer = ArchiveWriter(connection, summarise=False)
+        writer = ArchiveWriter(connection)
         writer.write_batch(rows_of(packets), source="test")
         objects = {row.objectid for row in rows_of(packets)}
         # committed: the alerts are there, their objects wait in the queue
@@ -119,7 +119,7 @@ def test_the_stage_writes_what_summarising_in_the_alerts_transaction_wrote(
     # the old way, by hand: every object summarised once all alerts are in
     connection = connect_raw(afterwards)
     try:
-        ArchiveWriter(connection, summarise=False).write_batch(rows_of(packets), source="test")
+        ArchiveWriter(connection).write_batch(rows_of(packets), source="test")
         with connection.cursor() as cursor:
             cursor.execute("SELECT objectid FROM candidates GROUP BY objectid ORDER BY objectid")
             update_objects(cursor, [row[0] for row in cursor.fetchall()])
@@ -151,7 +151,7 @@ def test_an_alert_arriving_while_its_object_is_summarised_queues_it_again(
     first, last = packets[:-1], packets[-1:]
     stage, ingester = connect_raw(url), connect_raw(url)
     try:
-        ArchiveWriter(ingester, summarise=False).write_batch(rows_of(first), source="test")
+        ArchiveWriter(ingester).write_batch(rows_of(first), source="test")
         updater = ObjectUpdater(stage)  # the stage's connection, as it sets it up
         # The stage takes the object (its queue row locked) and reads its detections ...
         with stage.cursor() as cursor:
@@ -163,7 +163,7 @@ def test_an_alert_arriving_while_its_object_is_summarised_queues_it_again(
             done = threading.Event()
 
             def write_last() -> None:
-                ArchiveWriter(ingester, summarise=False).write_batch(rows_of(last), source="t")
+                ArchiveWriter(ingester).write_batch(rows_of(last), source="t")
                 done.set()
 
             writing = threading.Thread(target=write_last)
@@ -196,7 +196,7 @@ def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
     connection = connect_raw(url)
     try:
         # an ingester died after committing alerts, before their objects were summarised
-        ArchiveWriter(connection, summarise=False).write_batch(rows_of(simulated), source="t")
+        ArchiveWriter(connection).write_batch(rows_of(simulated), source="t")
         waiting = scalar(url, "SELECT count(*) FROM objects_pending")
         assert waiting > 0 and scalar(url, "SELECT count(*) FROM objects") == 0
         # the next run (here: ingesting the same packets again, all duplicates) drains it
@@ -222,7 +222,7 @@ def test_a_dead_stage_process_is_started_again_and_a_stopped_one_keeps_the_queue
         assert first is not None and first.is_alive()
         first.kill()  # SIGKILL: as if the out-of-memory killer took it
         first.join(30)
-        ArchiveWriter(connection, summarise=False).write_batch(rows_of(simulated), source="t")
+        ArchiveWriter(connection).write_batch(rows_of(simulated), source="t")
         stage.after_batch()  # what the ingester calls after each commit
         second = stage._process
         assert second is not None and second is not first and second.is_alive()
@@ -260,7 +260,7 @@ def test_an_object_that_cannot_be_summarised_is_set_aside_and_the_rest_go_on(
                 " FOR EACH ROW EXECUTE FUNCTION refuse_one()"
             )
         connection.commit()
-        ArchiveWriter(connection, summarise=False).write_batch(rows, source="test")
+        ArchiveWriter(connection).write_batch(rows, source="test")
         ObjectUpdater(connection).drain()
     finally:
         connection.close()
@@ -278,7 +278,7 @@ def test_draining_takes_what_was_queued_not_what_keeps_coming(
     url = make_archive()
     connection = connect_raw(url)
     try:
-        writer = ArchiveWriter(connection, summarise=False)
+        writer = ArchiveWriter(connection)
         updater = ObjectUpdater(connection, chunk=7)
         writer.write_batch(rows_of(simulated), source="before")
         cutoff = updater.now()

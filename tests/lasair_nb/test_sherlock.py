@@ -27,6 +27,7 @@ from astropy.coordinates import SkyCoord
 from astropy.cosmology import Planck18
 from astropy.table import Table
 
+from ingest.objects_stage import ObjectUpdater
 from ingest.rows import alert_rows
 from ingest.writer import ArchiveWriter
 from lasair_nb import lasair
@@ -86,6 +87,7 @@ def ingest_at(alert_template: dict[str, Any]) -> Callable[..., None]:
         connection = _psycopg2(url)
         try:
             ArchiveWriter(connection).write_batch(rows, source="test")
+            ObjectUpdater(connection).drain()  # the objects stage, at once
         finally:
             connection.close()
 
