@@ -20,7 +20,8 @@ Guarantees:
 
 :class:`ObjectUpdater` does one batch at a time; :class:`ObjectStage` runs it beside an
 ingester, in a process of its own (the summaries' Python work then runs on the other
-core, outside the ingester's GIL) or, for small ingests, in the ingester's own process.
+core, outside the ingester's GIL), after the first few batches in the ingester's own
+process (so small ingests do not start a process).
 """
 
 from __future__ import annotations
@@ -254,24 +255,37 @@ class ObjectStage:
         The ingester's connection: in-process summaries use it (between the ingester's
         transactions), and a separate process connects like it.
     in_process
-        Summarise in this process, after each batch (:meth:`after_batch`), rather than in
-        a process of its own. Small ingests: starting a process costs about a second.
+        True: summarise in this process, after each batch (:meth:`after_batch`).
+        False: in a process of its own, from the start. None (the ingester's choice):
+        in this process for the first ``after`` batches, then in a process of its own;
+        small ingests do not pay the second or so a process takes to start.
+    after
+        With ``in_process=None``, the batches summarised here before the process starts.
 
     On leaving the block, every queued object has been summarised: the separate process is
     told to drain the queue and is waited for; whatever it left (it died, say) is
     summarised here.
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection, in_process: bool) -> None:
+    def __init__(
+        self,
+        connection: psycopg2.extensions.connection,
+        in_process: bool | None = None,
+        after: int = 4,
+    ) -> None:
         self.connection = connection
         self.in_process = in_process
+        self.after = after
+        self._batches = 0
         self._process: multiprocessing.process.BaseProcess | None = None
         self._finish: Event | None = None
 
     def start(self) -> None:
-        """Start the stage's own process (nothing to start in process)."""
-        if self.in_process or self._process is not None:
-            return
+        """Start the stage's own process now (with ``in_process=False``)."""
+        if self.in_process is False and self._process is None:
+            self._start_process()
+
+    def _start_process(self) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded ingester
         self._finish = context.Event()
         self._process = context.Process(
@@ -285,15 +299,18 @@ class ObjectStage:
     def after_batch(self) -> None:
         """Called by the ingester after each commit.
 
-        In process, this summarises the queue now; otherwise it restarts the stage's
-        process if it has died (the queue is still there).
+        In process, this summarises the queue now (and, with ``in_process=None``, hands
+        over to a process of its own after ``after`` batches); a stage process that has
+        died is started again (the queue is still there).
         """
-        if self.in_process:
+        self._batches += 1
+        if self._process is None:
             ObjectUpdater(self.connection).drain()
-        elif self._process is not None and not self._process.is_alive():
+            if self.in_process is None and self._batches >= self.after:
+                self._start_process()  # a long ingest: the rest beside it
+        elif not self._process.is_alive():
             log.warning("objects stage exited with %s; starting it again", self._process.exitcode)
-            self._process = None
-            self.start()
+            self._start_process()
 
     def finish(self, drain: bool = True) -> None:
         """Stop the stage's process once it has drained the queue; drain what it left.

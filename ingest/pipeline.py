@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -20,7 +20,8 @@ from ingest.writer import ArchiveWriter, BatchResult, QuarantinedPacket
 log = logging.getLogger(__name__)
 
 SMALL_INGEST_BATCHES = 4
-"""Up to this many batches, objects are summarised in the ingester's own process."""
+"""For this many batches objects are summarised in the ingester's own process, then in one
+of their own (small ingests do not pay the second or so a process takes to start)."""
 
 
 @dataclass
@@ -119,13 +120,10 @@ class Ingester:
         """
         summary = IngestSummary()
         started = time.monotonic()
-        count = len(packets) if isinstance(packets, Sized) else total
-        # Objects are summarised in a process of their own, beside the ingest, unless
-        # the ingest is small (a process takes about a second to start).
-        small = count is not None and count <= SMALL_INGEST_BATCHES * self.batch_size
         with (
             tqdm(total=total, unit="alert", disable=not progress, desc="ingest") as bar,
-            ObjectStage(self.writer.connection, in_process=small) as objects,
+            # objects: in this process for the first batches, then in a process of its own
+            ObjectStage(self.writer.connection, after=SMALL_INGEST_BATCHES) as objects,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer") as writer,
         ):
             # The writer thread commits batch n while this thread decodes batch n+1:
