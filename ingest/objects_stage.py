@@ -279,6 +279,13 @@ class ObjectStage:
         self._batches = 0
         self._process: multiprocessing.process.BaseProcess | None = None
         self._finish: Event | None = None
+        self._updater: ObjectUpdater | None = None
+
+    def _here(self) -> ObjectUpdater:
+        """The in-process updater on the ingester's connection (made once per connection)."""
+        if self._updater is None or self._updater.connection is not self.connection:
+            self._updater = ObjectUpdater(self.connection)
+        return self._updater
 
     def start(self) -> None:
         """Start the stage's own process now (with ``in_process=False``)."""
@@ -305,7 +312,7 @@ class ObjectStage:
         """
         self._batches += 1
         if self._process is None:
-            ObjectUpdater(self.connection).drain()
+            self._here().drain()
             if self.in_process is None and self._batches >= self.after:
                 self._start_process()  # a long ingest: the rest beside it
         elif not self._process.is_alive():
@@ -332,7 +339,7 @@ class ObjectStage:
                 log.warning("objects stage exited with %s", self._process.exitcode)
             self._process = None
         if drain:
-            ObjectUpdater(self.connection).drain()
+            self._here().drain()
 
     def __enter__(self) -> ObjectStage:
         self.start()
