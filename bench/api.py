@@ -25,10 +25,10 @@ import requests
 import lasair_nb as ln
 from bench.hub import running_hub, sign_up_and_log_in
 from bench.results import report
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.archive.engine import connect_raw
 from lasair_nb.lasair import lasair_client
 
 CLIENTS = 20
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     name = f"bench{uuid.uuid4().hex[:6]}"
     with running_hub(name) as hub:
-        connection = connect_raw(hub.url)
+        connection = connect(hub.url)
         try:
             packets = AlertSimulator(objects=300, nights=12, seed=3).packets()
             Ingester(connection, batch_size=400).ingest(

@@ -25,10 +25,10 @@ import numpy as np
 import requests
 
 from bench.results import bench_archive, report
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.archive.engine import connect_raw
 from lasair_nb.server.processes import free_ports
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     with bench_archive() as url:
-        connection = connect_raw(url)
+        connection = connect(url)
         try:
             packets = AlertSimulator(objects=300, nights=12, seed=3).packets()
             Ingester(connection, batch_size=400).ingest(

@@ -36,6 +36,7 @@ import fastavro
 import sqlalchemy as sa
 
 from bench.results import report
+from ingest.connection import connect
 from ingest.decode import AlertDecoder, DecodedPacket
 from ingest.pipeline import Ingester
 from ingest.sources import Packet
@@ -139,10 +140,9 @@ def ingest_into_fresh_database(
     admin.dispose()
     url = status.url(name)
     upgrade(url)
-    engine = sa.create_engine(url)
-    connection = engine.raw_connection()
+    connection = connect(url)
     try:
-        ingester = Ingester(connection.driver_connection, batch_size=batch)
+        ingester = Ingester(connection, batch_size=batch)
         if decoder is not None:
             ingester.decoder = decoder
         summary = ingester.ingest(
@@ -153,7 +153,6 @@ def ingest_into_fresh_database(
         return summary, latencies(url)
     finally:
         connection.close()
-        engine.dispose()
 
 
 def rate(function, packets: list[bytes]) -> float:

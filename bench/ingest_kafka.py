@@ -36,6 +36,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.results import report
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
@@ -251,7 +252,7 @@ def main() -> None:
         servers = broker.start(free_port())
         try:
             file_url = new_database(status, "bench_files")
-            connection = connect_raw(file_url)
+            connection = connect(file_url)
             summary = Ingester(connection, batch_size=args.batch).ingest(
                 (Packet(p, "bench") for p in packets), "bench", progress=False
             )

@@ -35,10 +35,10 @@ from tqdm import tqdm
 
 import lasair_nb as ln
 from bench.results import bench_archive, report
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.archive.engine import connect_raw
 
 SKYMAP = (
     Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def build(url: str, detections: int) -> tuple[float, int, int]:
     """Simulate and ingest a stream, then replicate its objects over the sky."""
     started = time.perf_counter()
     simulator = AlertSimulator(objects=200, nights=30, seed=11)
-    connection = connect_raw(url)
+    connection = connect(url)
     Ingester(connection, batch_size=500).ingest(
         (Packet(p.data, "bench") for p in simulator.packets()), "bench", progress=False
     )

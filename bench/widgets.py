@@ -35,10 +35,10 @@ import sqlalchemy as sa
 
 import lasair_nb as ln
 from bench.results import bench_archive, report
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
-from lasair_nb.archive.engine import connect_raw
 
 ROWS = 100_000
 BIG_QUERY = (
@@ -89,7 +89,7 @@ def build_archive(url: str, nights: int) -> tuple[str, int, float]:
     """Ingest a simulated stream; the objectId with the most detections, their count, seconds."""
     started = time.perf_counter()
     simulator = AlertSimulator(objects=4, nights=nights, seed=1)
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         packets = (Packet(p.data, "simulated") for p in simulator.packets())
         Ingester(connection, batch_size=500).ingest(packets, "bench", progress=True)

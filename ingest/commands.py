@@ -23,9 +23,10 @@ if TYPE_CHECKING:  # the command line is handed in; ingest never imports lasair_
 
 def resummarise(args: argparse.Namespace) -> int:
     """Recompute object summaries from the archived detections."""
-    from ingest.writer import ArchiveWriter  # noqa: PLC0415 - loaded on use
+    from ingest.connection import connect  # noqa: PLC0415 - loaded on use
+    from ingest.writer import ArchiveWriter  # noqa: PLC0415
 
-    connection = database.connect_raw(database.database_url(args.settings))
+    connection = connect(database.database_url(args.settings))
     try:
         with connection.cursor() as cursor:
             if args.objectids:
@@ -49,11 +50,12 @@ def resummarise(args: argparse.Namespace) -> int:
 
 def ingest_files(args: argparse.Namespace) -> int:
     """Ingest .avro files, directories and nightly tarballs."""
-    from ingest.pipeline import Ingester  # noqa: PLC0415 - decode stack loaded on use
+    from ingest.connection import connect  # noqa: PLC0415 - decode stack loaded on use
+    from ingest.pipeline import Ingester  # noqa: PLC0415
     from ingest.sources import count_packets, expand_paths, read_packets  # noqa: PLC0415
 
     files = expand_paths(args.paths)
-    connection = database.connect_raw(database.database_url(args.settings))
+    connection = connect(database.database_url(args.settings))
     try:
         ingester = Ingester(connection, batch_size=args.batch)
         summary = ingester.ingest(
@@ -70,6 +72,7 @@ def ingest_files(args: argparse.Namespace) -> int:
 
 def ingest_kafka(args: argparse.Namespace) -> int:
     """Consume a Kafka topic (or topic regex) into the archive until stopped."""
+    from ingest.connection import connect  # noqa: PLC0415
     from ingest.kafka.consumer import KafkaIngester, KafkaSettings  # noqa: PLC0415
 
     config: dict[str, object] = {}
@@ -90,7 +93,7 @@ def ingest_kafka(args: argparse.Namespace) -> int:
             session_timeout=args.settings.kafka_session_timeout,
             consumer_config=config,
         ),
-        connect=lambda: database.connect_raw(url),
+        connect=lambda: connect(url),
     )
     summary = ingester.run()
     print(summary.line())
@@ -136,6 +139,7 @@ def retry_quarantined(url: str, ids: Sequence[int] | None = None) -> tuple[int, 
     tuple of int
         Packets retried, packets now ingested (and removed from quarantine).
     """
+    from ingest.connection import connect  # noqa: PLC0415
     from ingest.pipeline import Ingester, decode_packet  # noqa: PLC0415
     from ingest.sources import Packet  # noqa: PLC0415
     from lasair_nb.archive import quarantine  # noqa: PLC0415 - the schema: slow to import
@@ -148,7 +152,7 @@ def retry_quarantined(url: str, ids: Sequence[int] | None = None) -> tuple[int, 
         if missing:
             raise NotFoundError(f"no quarantined packets {missing}; `quarantine list` shows them")
         packets = [Packet(bytes(row.raw), row.source) for row in rows]
-        raw = database.connect_raw(url)
+        raw = connect(url)
         try:
             ingester = Ingester(raw)
             ingester.ingest(packets, source="quarantine retry", progress=False)

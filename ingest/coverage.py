@@ -11,16 +11,15 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from lasair_nb.domain.photometry import valid_magnitude
 from lasair_nb.domain.times import jd_to_unix_days
 
 NIGHT_OFFSET_DAYS = 20 / 24
-"""Palomar nights start in the evening: UTC − 20 h falls on the local date the night began."""
-
-
-def night_of(jd: float) -> date:
-    """The local date on which the Palomar night containing ``jd`` began."""
-    return date(1970, 1, 1) + timedelta(days=int((jd_to_unix_days(jd) - NIGHT_OFFSET_DAYS) // 1))
+"""Palomar nights start in the evening: UTC − 20 h falls on the local date the night began
+(a measurement's night is the whole days from 1970-01-01 to its time minus this)."""
 
 
 def coverage_rows(
@@ -49,37 +48,57 @@ def coverage_rows(
         ``night, field, fid, ncandidates, nlimits, maglim_min, maglim_max,
         jd_first, jd_last``, one per key.
     """
-    cells: dict[tuple[date, int, int], dict[str, Any]] = {}
-
-    def add(field: Any, fid: Any, jd: float, limit: Any, kind: str | None) -> None:
-        if field is None or fid is None:
-            return
-        key = (night_of(jd), field, fid)
-        cell = cells.setdefault(
-            key,
-            {
-                "night": key[0],
-                "field": field,
-                "fid": fid,
-                "ncandidates": 0,
-                "nlimits": 0,
-                "maglim_min": None,
-                "maglim_max": None,
-                "jd_first": jd,
-                "jd_last": jd,
-            },
+    # Vectorised over the batch (a batch stores some 100,000 measurements): one row per
+    # measurement, then one group per (night, field, fid).
+    measured = [
+        (field, fid, jd, limit if in_alert else None, 1 if inserted else 0, 0)
+        for field, fid, jd, limit, inserted, in_alert in detections
+        if field is not None and fid is not None
+    ]
+    measured += [
+        (field, fid, jd, limit, 0, 1)
+        for field, fid, jd, limit in upper_limits
+        if field is not None and fid is not None
+    ]
+    if not measured:
+        return []
+    field, fid, jd, limit, ncandidates, nlimits = (
+        np.asarray(c) for c in zip(*measured, strict=True)
+    )
+    jd = jd.astype(float)
+    frame = pd.DataFrame(
+        {
+            "night": np.floor(jd_to_unix_days(jd) - NIGHT_OFFSET_DAYS).astype(np.int64),
+            "field": field.astype(np.int64),
+            "fid": fid.astype(np.int64),
+            "ncandidates": ncandidates,
+            "nlimits": nlimits,
+            "limit": valid_magnitude(limit),
+            "jd": jd,
+        }
+    )
+    cells = frame.groupby(["night", "field", "fid"], sort=True).agg(
+        ncandidates=("ncandidates", "sum"),
+        nlimits=("nlimits", "sum"),
+        maglim_min=("limit", "min"),
+        maglim_max=("limit", "max"),
+        jd_first=("jd", "min"),
+        jd_last=("jd", "max"),
+    )
+    epoch = date(1970, 1, 1)
+    return [
+        {
+            "night": epoch + timedelta(days=night),
+            "field": field,
+            "fid": fid,
+            "ncandidates": ncandidates,
+            "nlimits": nlimits,
+            "maglim_min": None if math.isnan(low) else low,
+            "maglim_max": None if math.isnan(high) else high,
+            "jd_first": first,
+            "jd_last": last,
+        }
+        for (night, field, fid), ncandidates, nlimits, low, high, first, last in zip(
+            cells.index.tolist(), *(cells[c].tolist() for c in cells.columns), strict=True
         )
-        if kind is not None:
-            cell[kind] += 1
-        cell["jd_first"] = min(cell["jd_first"], jd)
-        cell["jd_last"] = max(cell["jd_last"], jd)
-        if limit is not None and math.isfinite(limit := float(valid_magnitude(limit))):
-            low, high = cell["maglim_min"], cell["maglim_max"]
-            cell["maglim_min"] = limit if low is None else min(low, limit)
-            cell["maglim_max"] = limit if high is None else max(high, limit)
-
-    for field, fid, jd, limit, inserted, in_alert in detections:
-        add(field, fid, jd, limit if in_alert else None, "ncandidates" if inserted else None)
-    for field, fid, jd, limit in upper_limits:
-        add(field, fid, jd, limit, "nlimits")
-    return list(cells.values())
+    ]

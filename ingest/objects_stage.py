@@ -36,9 +36,9 @@ from multiprocessing.synchronize import Event
 from types import TracebackType
 from typing import Any
 
-import psycopg2
-import psycopg2.extensions
+import psycopg
 
+from ingest.connection import dsn_of
 from ingest.writer import create_staging_tables, update_objects
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,13 @@ class ObjectUpdater:
     Parameters
     ----------
     connection
-        A psycopg2 connection with the ingester's rights; the updater owns its
+        A psycopg 3 connection with the ingester's rights; the updater owns its
         transactions.
     chunk
         Objects per transaction at most.
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection, chunk: int = CHUNK) -> None:
+    def __init__(self, connection: psycopg.Connection, chunk: int = CHUNK) -> None:
         self.connection = connection
         self.chunk = chunk
         with connection.cursor() as cursor:
@@ -105,7 +105,7 @@ class ObjectUpdater:
                     return 0
                 self._summarise(cursor, objectids, started)
             self.connection.commit()
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (psycopg.OperationalError, psycopg.InterfaceError):
             raise  # the connection is gone: the caller reconnects
         except Exception:  # noqa: BLE001 - any failure of any object: find which, go on
             self.connection.rollback()
@@ -148,7 +148,7 @@ class ObjectUpdater:
                 if cursor.fetchone() is not None:
                     self._summarise(cursor, [objectid], time.monotonic())
             self.connection.commit()
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except Exception as error:  # noqa: BLE001 - recorded with the object, which is set aside
             self.connection.rollback()
@@ -174,21 +174,6 @@ class ObjectUpdater:
         return done
 
 
-def dsn_of(connection: psycopg2.extensions.connection) -> str:
-    """A connection string for another connection like ``connection`` (password included).
-
-    For the stage's own process: it is handed over a pipe, never on a command line.
-    """
-    parameters = {
-        key: value for key, value in connection.get_dsn_parameters().items() if value != ""
-    }
-    if connection.info.password:
-        parameters["password"] = connection.info.password
-    # a vanished server must not hang the stage (nor the ingester waiting for it)
-    parameters |= {"connect_timeout": "10", "keepalives_idle": "30", "keepalives_count": "3"}
-    return psycopg2.extensions.make_dsn(**parameters)
-
-
 def follow(dsn: str, finish: Event, parent: int, poll: float = POLL_S) -> None:
     """The stage's process: summarise queued objects; when ``finish`` is set, drain and end.
 
@@ -208,13 +193,13 @@ def follow(dsn: str, finish: Event, parent: int, poll: float = POLL_S) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop)
     backoff = 1.0
-    connection: psycopg2.extensions.connection | None = None
+    connection: psycopg.Connection | None = None
     updater: ObjectUpdater | None = None
     until: datetime | None = None
     while os.getppid() == parent and not stopping:
         try:
             if updater is None:
-                connection = psycopg2.connect(dsn)
+                connection = psycopg.connect(dsn)
                 updater = ObjectUpdater(connection)
             if finish.is_set() and until is None:
                 until = updater.now()  # drain what is queued now, then end
@@ -238,11 +223,11 @@ def follow(dsn: str, finish: Event, parent: int, poll: float = POLL_S) -> None:
     _close(connection)
 
 
-def _close(connection: psycopg2.extensions.connection | None) -> None:
+def _close(connection: psycopg.Connection | None) -> None:
     if connection is not None:
         try:
             connection.close()
-        except psycopg2.Error:
+        except psycopg.Error:
             log.debug("closing a broken connection failed", exc_info=True)
 
 
@@ -269,7 +254,7 @@ class ObjectStage:
 
     def __init__(
         self,
-        connection: psycopg2.extensions.connection,
+        connection: psycopg.Connection,
         in_process: bool | None = None,
         after: int = 4,
     ) -> None:
@@ -356,5 +341,5 @@ class ObjectStage:
             return
         try:  # the ingest failed: leave the queue to the next run
             self.finish(drain=False)
-        except psycopg2.Error:
+        except psycopg.Error:
             log.warning("objects stage: not stopped cleanly", exc_info=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import psycopg2.extensions
+import psycopg
 from tqdm import tqdm
 
 from ingest.decode import AlertDecoder, DecodeError
@@ -81,12 +81,13 @@ class Ingester:
     Parameters
     ----------
     connection
-        psycopg2 connection with write rights on the archive.
+        psycopg 3 connection with write rights on the archive
+        (:func:`ingest.connection.connect`).
     batch_size
         Packets per batch (and per transaction).
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection, batch_size: int = 500) -> None:
+    def __init__(self, connection: psycopg.Connection, batch_size: int = 500) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.decoder = AlertDecoder()
@@ -127,7 +128,7 @@ class Ingester:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer") as writer,
         ):
             # The writer thread commits batch n while this thread decodes batch n+1:
-            # the database works on the other core meanwhile (psycopg2 releases the GIL).
+            # the database works on the other core meanwhile (psycopg waits without the GIL).
             pending: Future[BatchResult] | None = None
 
             def finish_pending() -> None:

@@ -91,7 +91,12 @@ def _finite(value: Any) -> bool:
 
 
 def _check_strings(record: dict[str, Any], where: str) -> None:
-    """PostgreSQL text cannot hold NUL characters: refuse them here, with the field named."""
+    """PostgreSQL text cannot hold NUL characters: refuse them here, with the field named.
+
+    For the alert's own fields (its objectId names rows in every table). In detections,
+    PostgreSQL refuses a NUL itself and the writer quarantines the alert, naming the
+    column: looking at every string of every detection here cost more than the check.
+    """
     if "\x00" not in "".join([value for value in record.values() if type(value) is str]):
         return  # the usual case, looked at once
     for name, value in record.items():
@@ -168,7 +173,6 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
 
     own = _renamed(candidate)
     _check_detection(own, f"candidate {candid}")
-    _check_strings(own, f"candidate {candid}")
     rows.jd = float(own["jd"])
     rows.candidates.append(_candidate_row(own, objectid, rows.schemavsn, in_alert=True))
 
@@ -178,16 +182,13 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         elif previous.get("candid") is not None:
             detection = _renamed(previous)
             _check_detection(detection, f"prv_candidates[{index}]")
-            _check_strings(detection, f"prv_candidates[{index}]")
             rows.candidates.append(
                 _candidate_row(detection, objectid, rows.schemavsn, in_alert=False)
             )
         else:
             if previous.get("jd") is None or previous.get("fid") is None:
                 raise RowError(f"prv_candidates[{index}]: non-detection without jd or fid")
-            row = {name: previous.get(name) for name in NONDETECTION_COLUMNS}
-            row["objectid"] = objectid
-            rows.noncandidates.append(row)
+            rows.noncandidates.append({**_EMPTY_NONDETECTION, **previous, "objectid": objectid})
 
     for index, forced in enumerate(record.get("fp_hists") or ()):
         if forced.get("jd") is None or forced.get("fid") is None:
@@ -211,6 +212,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
 
 _EMPTY_CANDIDATE = dict.fromkeys(CANDIDATE_COLUMNS)
 _EMPTY_FORCED = dict.fromkeys(FP_HIST_COLUMNS)
+_EMPTY_NONDETECTION = dict.fromkeys(NONDETECTION_COLUMNS)
 
 
 def _candidate_row(

@@ -10,11 +10,8 @@ same transaction, and summarised from all their detections after it
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
-import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,10 +20,8 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-import psycopg2
-import psycopg2.extensions
+import psycopg
 import sqlalchemy as sa
-from psycopg2.extras import execute_values
 from tqdm.auto import tqdm
 
 from ingest.coverage import coverage_rows
@@ -55,82 +50,114 @@ class BatchResult:
     seconds: float
 
 
-class _CopyFormat:
-    """Sends rows (dicts) of one table to PostgreSQL with ``COPY … (FORMAT csv)``.
+class _BinaryCopy:
+    """Sends rows (dicts) of one table to PostgreSQL with ``COPY … (FORMAT BINARY)``.
 
-    The C ``csv`` writer does the formatting: Python's ``str`` of a float
-    round-trips, PostgreSQL reads ``nan``/``inf`` and ``True``/``False``, and None
-    becomes an unquoted empty field, which CSV COPY reads as NULL (so an empty
-    string is stored as NULL too; ZTF sends none). Tables with bytea columns use
-    :func:`_copy_cutouts` instead.
+    psycopg 3 formats each row in C (``Copy.write_row``): floats and stamps go as their
+    bytes, with no text to build or parse. Binary COPY needs each value's exact type, so
+    rows go to staging tables whose integers are all ``int8`` and whose floats are all
+    ``float8`` (:func:`create_staging_tables`); PostgreSQL's own cast into the archive
+    table then refuses an out-of-range value, as it would refuse it in text.
     """
 
     def __init__(self, table: sa.Table, columns: Sequence[str]) -> None:
-        if any(isinstance(table.c[name].type, sa.LargeBinary) for name in columns):
-            raise TypeError(f"{table.name} has bytea columns; CSV COPY would hex-encode them")
+        self.table = table
         self.columns = tuple(columns)
+        self.types = tuple(_staging_type(table.c[name].type) for name in self.columns)
         self._get = itemgetter(*self.columns)
 
-    def copy(self, cursor: Any, table: str, rows: Sequence[dict[str, Any]]) -> int:
-        """COPY ``rows`` into ``table``; returns how many were sent."""
+    def copy(self, cursor: psycopg.Cursor, target: str, rows: Sequence[dict[str, Any]]) -> int:
+        """COPY ``rows`` into ``target``; returns how many were sent.
+
+        Raises
+        ------
+        UnstorableValueError
+            If a value cannot be sent as its column's type (a hostile writer schema).
+        """
         if not rows:
             return 0
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerows(map(self._get, rows))
-        data = io.BytesIO(buffer.getvalue().encode())
-        cursor.copy_expert(
-            f"COPY {table} ({', '.join(self.columns)}) FROM STDIN WITH (FORMAT csv)", data
-        )
+        with cursor.copy(
+            f"COPY {target} ({', '.join(self.columns)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(self.types)
+            write = copy.write_row
+            for values in map(self._get, rows):
+                try:
+                    write(values)
+                except (TypeError, ValueError, OverflowError) as error:
+                    raise UnstorableValueError(self._explain(values, error)) from error
         return len(rows)
+
+    def _explain(self, values: Sequence[Any], error: Exception) -> str:
+        """Which column's value the driver could not send, and why."""
+        for name, kind, value in zip(self.columns, self.types, values, strict=True):
+            if value is not None and not isinstance(value, _PYTHON_TYPES[kind]):
+                return (
+                    f"{self.table.name}.{name} holds a {type(value).__name__}, "
+                    f"the archive stores {kind}"
+                )
+            if kind == "int8" and isinstance(value, int) and not -(2**63) <= value < 2**63:
+                return f"{self.table.name}.{name} = {value} is out of the int8 range"
+        return f"{self.table.name}: {error}"
+
+
+class UnstorableValueError(ValueError):
+    """A row holds a value its column cannot take; the message names the column."""
+
+
+def _staging_type(kind: sa.types.TypeEngine) -> str:
+    """The type of a staging column: the widest of its family (see :class:`_BinaryCopy`)."""
+    if isinstance(kind, sa.TypeDecorator):  # healpix-alchemy's Point: a bigint
+        kind = kind.impl_instance
+    if isinstance(kind, sa.Boolean):
+        return "bool"
+    if isinstance(kind, sa.Integer):
+        return "int8"
+    if isinstance(kind, sa.Float | sa.Numeric):
+        return "float8"
+    if isinstance(kind, sa.LargeBinary):
+        return "bytea"
+    if isinstance(kind, sa.String):
+        return "text"
+    raise TypeError(f"no staging type for {kind!r}")
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int8": (int,),
+    "float8": (int, float),
+    "bytea": (bytes, bytearray, memoryview),
+    "text": (str,),
+}
 
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = _CopyFormat(
+CANDIDATES = _BinaryCopy(
     schema.candidates, [c.name for c in schema.candidates.c if c.name != "ingested_at"]
 )
-NONCANDIDATES = _CopyFormat(schema.noncandidates, [c.name for c in schema.noncandidates.c])
-FORCED = _CopyFormat(schema.forced_photometry, [c.name for c in schema.forced_photometry.c])
+NONCANDIDATES = _BinaryCopy(schema.noncandidates, [c.name for c in schema.noncandidates.c])
+FORCED = _BinaryCopy(schema.forced_photometry, [c.name for c in schema.forced_photometry.c])
+OBJECTS = _BinaryCopy(schema.objects, [c.name for c in schema.objects.c])
+CUTOUTS = _BinaryCopy(
+    schema.cutouts, ("candid", "objectid", "science", "template", "difference", "stamp_format")
+)
+"""Stamps go straight into ``cutouts`` (no staging copy of most of the bytes): its
+columns are ``int8``, ``text`` and ``bytea`` already."""
+STAGED = (CANDIDATES, NONCANDIDATES, FORCED, OBJECTS)
+REJECTED = (psycopg.DataError, UnstorableValueError)
+"""A value PostgreSQL refused, or one the driver could not send: its alert is quarantined."""
 
 
-def _copy_cutouts(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """COPY cutout rows in PostgreSQL's binary format: the stamps go as raw bytes.
-
-    Text COPY would double every stamp into hex and make the CSV writer scan it.
-    """
-    if not rows:
-        return
-    buffer = io.BytesIO()
-    buffer.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))
-    for row in rows:
-        buffer.write(struct.pack("!hiq", len(CUTOUT_COLUMNS), 8, row["candid"]))
-        for name in CUTOUT_COLUMNS[1:]:
-            value = row[name]
-            if value is None:
-                buffer.write(b"\xff\xff\xff\xff")
-                continue
-            if isinstance(value, str):
-                value = value.encode()
-            buffer.write(struct.pack("!i", len(value)))
-            buffer.write(value)
-    buffer.write(struct.pack("!h", -1))
-    buffer.seek(0)
-    cursor.copy_expert(
-        f"COPY cutouts ({', '.join(CUTOUT_COLUMNS)}) FROM STDIN WITH (FORMAT binary)", buffer
-    )
-
-
-OBJECTS = _CopyFormat(schema.objects, [c.name for c in schema.objects.c])
-CUTOUT_COLUMNS = ("candid", "objectid", "science", "template", "difference", "stamp_format")
-
-
-def create_staging_tables(cursor: Any) -> None:
+def create_staging_tables(cursor: psycopg.Cursor) -> None:
     """The session's temporary tables COPY fills before each ``INSERT … SELECT``."""
-    for table in ("candidates", "noncandidates", "forced_photometry", "objects"):
+    for staged in STAGED:
+        columns = ", ".join(
+            f"{name} {kind}" for name, kind in zip(staged.columns, staged.types, strict=True)
+        )
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS staging_{table} "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS staging_{staged.table.name} ({columns})"
+            " ON COMMIT DELETE ROWS"
         )
 
 
@@ -150,12 +177,13 @@ def _unseen(
 
 
 class ArchiveWriter:
-    """Writes batches of alert rows; takes an open psycopg2 connection and owns its transactions.
+    """Writes batches of alert rows; takes an open connection and owns its transactions.
 
     Parameters
     ----------
     connection
-        A psycopg2 connection to the archive with write rights (the ingester's).
+        A psycopg 3 connection to the archive with write rights (the ingester's:
+        :func:`ingest.connection.connect`).
 
     Notes
     -----
@@ -163,7 +191,7 @@ class ArchiveWriter:
     (``ObjectUpdater(connection).drain()`` does it at once, in this connection).
     """
 
-    def __init__(self, connection: psycopg2.extensions.connection) -> None:
+    def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
         with connection.cursor() as cursor:
             create_staging_tables(cursor)
@@ -266,7 +294,7 @@ class ArchiveWriter:
         )
 
     def _write_alerts_or_reject(
-        self, cursor: Any, alerts: Sequence[AlertRows], alert_time: float | None = None
+        self, cursor: psycopg.Cursor, alerts: Sequence[AlertRows], alert_time: float | None = None
     ) -> tuple[int, dict[AlertRows, QuarantinedPacket]]:
         """Write the alerts; if PostgreSQL rejects a value, quarantine the alerts that hold one.
 
@@ -276,7 +304,7 @@ class ArchiveWriter:
         cursor.execute("SAVEPOINT lasair_batch")
         try:
             return self._write_alerts(cursor, alerts, alert_time), {}
-        except psycopg2.DataError:
+        except REJECTED:
             cursor.execute("ROLLBACK TO SAVEPOINT lasair_batch")
         log.warning("PostgreSQL rejected a value in this batch; writing its alerts one by one")
         new, rejected = 0, {}
@@ -284,16 +312,15 @@ class ArchiveWriter:
             cursor.execute("SAVEPOINT lasair_alert")
             try:
                 new += self._write_alerts(cursor, [alert], alert_time)
-            except psycopg2.DataError as error:
+            except REJECTED as error:
                 cursor.execute("ROLLBACK TO SAVEPOINT lasair_alert")
-                reason = str(error).strip().splitlines()[0]
                 rejected[alert] = QuarantinedPacket(
-                    alert.source, alert.raw, f"the archive rejected a value: {reason}"
+                    alert.source, alert.raw, f"the archive rejected a value: {_reason(error)}"
                 )
         return new, rejected
 
     def _write_alerts(
-        self, cursor: Any, alerts: Sequence[AlertRows], alert_time: float | None = None
+        self, cursor: psycopg.Cursor, alerts: Sequence[AlertRows], alert_time: float | None = None
     ) -> int:
         if not alerts:
             return 0
@@ -339,7 +366,7 @@ class ArchiveWriter:
         return new
 
     @staticmethod
-    def _write_candidates(cursor: Any, alerts: Sequence[AlertRows]) -> list[tuple]:
+    def _write_candidates(cursor: psycopg.Cursor, alerts: Sequence[AlertRows]) -> list[tuple]:
         """Insert new detections, upgrade history-only ones whose alert arrived.
 
         Returns ``(candid, in_alert, objectid, inserted, field, fid, jd, diffmaglim)``
@@ -376,9 +403,9 @@ class ArchiveWriter:
 
     @staticmethod
     def _insert_new(
-        cursor: Any,
+        cursor: psycopg.Cursor,
         table: str,
-        copy_format: _CopyFormat,
+        copy_format: _BinaryCopy,
         rows: list[dict[str, Any]],
         returning: str | None = None,
     ) -> list[tuple]:
@@ -393,14 +420,17 @@ class ArchiveWriter:
         return cursor.fetchall() if returning else []
 
     @staticmethod
-    def _update_coverage(cursor: Any, detections: list[tuple], limits: list[tuple]) -> None:
+    def _update_coverage(
+        cursor: psycopg.Cursor, detections: list[tuple], limits: list[tuple]
+    ) -> None:
         rows = coverage_rows(detections, limits)
         if not rows:
             return
-        execute_values(
-            cursor,
-            "INSERT INTO coverage (night, field, fid, ncandidates, nlimits, maglim_min,"
-            " maglim_max, jd_first, jd_last) VALUES %s"
+        columns = ("night", "field", "fid", "ncandidates", "nlimits", "maglim_min", "maglim_max",
+                   "jd_first", "jd_last")  # fmt: skip
+        cursor.executemany(  # one round trip: psycopg 3 pipelines the statements
+            f"INSERT INTO coverage ({', '.join(columns)})"
+            f" VALUES ({', '.join(['%s'] * len(columns))})"
             " ON CONFLICT (night, field, fid) DO UPDATE SET"
             " ncandidates = coverage.ncandidates + EXCLUDED.ncandidates,"
             " nlimits = coverage.nlimits + EXCLUDED.nlimits,"
@@ -408,27 +438,14 @@ class ArchiveWriter:
             " maglim_max = GREATEST(coverage.maglim_max, EXCLUDED.maglim_max),"
             " jd_first = LEAST(coverage.jd_first, EXCLUDED.jd_first),"
             " jd_last = GREATEST(coverage.jd_last, EXCLUDED.jd_last)",
-            [
-                tuple(
-                    row[name]
-                    for name in (
-                        "night",
-                        "field",
-                        "fid",
-                        "ncandidates",
-                        "nlimits",
-                        "maglim_min",
-                        "maglim_max",
-                        "jd_first",
-                        "jd_last",
-                    )
-                )
-                for row in sorted(rows, key=lambda row: (row["night"], row["field"], row["fid"]))
+            [  # in key order: a fixed lock order for concurrent ingesters
+                tuple(row[name] for name in columns)
+                for row in sorted(rows, key=itemgetter("night", "field", "fid"))
             ],
         )
 
     @staticmethod
-    def _write_cutouts(cursor: Any, rows: list[dict[str, Any]]) -> None:
+    def _write_cutouts(cursor: psycopg.Cursor, rows: list[dict[str, Any]]) -> None:
         # Stamps are most of the bytes: skip the staging copy and send only new ones.
         # Two ingesters racing on one candid make this COPY fail and the batch roll
         # back; the retry then finds the stamps present.
@@ -437,15 +454,14 @@ class ArchiveWriter:
         cursor.execute(
             "SELECT candid FROM cutouts WHERE candid = ANY(%s)", ([r["candid"] for r in rows],)
         )
-        _copy_cutouts(cursor, _unseen(rows, ("candid",), cursor.fetchall()))
+        CUTOUTS.copy(cursor, "cutouts", _unseen(rows, ("candid",), cursor.fetchall()))
 
     @staticmethod
-    def _write_quarantine(cursor: Any, quarantined: Sequence[QuarantinedPacket]) -> None:
+    def _write_quarantine(cursor: psycopg.Cursor, quarantined: Sequence[QuarantinedPacket]) -> None:
         if not quarantined:
             return
-        execute_values(
-            cursor,
-            "INSERT INTO quarantine (source, sha256, raw, reason) VALUES %s"
+        cursor.executemany(
+            "INSERT INTO quarantine (source, sha256, raw, reason) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (sha256) DO NOTHING",
             [
                 (packet.source, hashlib.sha256(packet.raw).hexdigest(), packet.raw, packet.reason)
@@ -454,7 +470,17 @@ class ArchiveWriter:
         )
 
 
-def update_objects(cursor: Any, objectids: list[str]) -> None:
+def _reason(error: Exception) -> str:
+    """The first line of a refusal, and where PostgreSQL met it (table and column)."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    diag = getattr(error, "diag", None)
+    context = diag.context if diag is not None else None
+    if context:  # e.g. "COPY staging_candidates, line 3, column pdiffimfilename"
+        reason += f" ({context.strip().splitlines()[0][:200]})"
+    return reason
+
+
+def update_objects(cursor: psycopg.Cursor, objectids: list[str]) -> None:
     """Recompute these objects' summaries, context and TNS matches from their detections.
 
     In the caller's transaction; the objects' rows in ``object_locks`` are locked first,
@@ -496,7 +522,9 @@ def update_objects(cursor: Any, objectids: list[str]) -> None:
     sherlock.classify(cursor, objectids)
 
 
-def queue_objects(cursor: Any, objectids: Sequence[str], alert_time: float | None) -> None:
+def queue_objects(
+    cursor: psycopg.Cursor, objectids: Sequence[str], alert_time: float | None
+) -> None:
     """Queue objects for the stage, in the caller's (the alerts') transaction.
 
     ``DO UPDATE`` rather than ``DO NOTHING``: it waits for the lock a running summary holds

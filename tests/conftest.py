@@ -190,15 +190,15 @@ def seeded_simulation() -> dict[str, int]:
 def make_seeded_archive(
     pg_server_url: str, make_archive: Callable[[], str], ztf_alert_files: list[Path]
 ) -> Iterator[Callable[[], str]]:
+    from ingest.connection import connect  # noqa: PLC0415
     from ingest.pipeline import Ingester  # noqa: PLC0415 - only suites that seed need it
     from ingest.simulator import AlertSimulator  # noqa: PLC0415
     from ingest.sources import Packet, read_packets  # noqa: PLC0415
-    from lasair_nb.archive.engine import connect_raw  # noqa: PLC0415
 
     template_url = make_archive()
     simulated = AlertSimulator(**SEEDED_SIMULATION).packets()
     packets = [*read_packets(ztf_alert_files), *(Packet(p.data, "simulated") for p in simulated)]
-    connection = connect_raw(template_url)
+    connection = connect(template_url)
     try:
         Ingester(connection, batch_size=400).ingest(packets, "seed", progress=False)
     finally:

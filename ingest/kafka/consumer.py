@@ -20,9 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
 
-import psycopg2
-import psycopg2.errors
-import psycopg2.extensions
+import psycopg
+import psycopg.errors
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ingest.decode import AlertDecoder
@@ -96,13 +95,14 @@ class KafkaIngester:
     settings
         Servers, topic pattern, group, batch size, waits.
     connect
-        Opens a new psycopg2 connection to the archive (called again after an outage).
+        Opens a new psycopg 3 connection to the archive (:func:`ingest.connection.connect`);
+        called again after an outage.
     """
 
     def __init__(
         self,
         settings: KafkaSettings,
-        connect: Callable[[], psycopg2.extensions.connection],
+        connect: Callable[[], psycopg.Connection],
     ) -> None:
         if settings.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {settings.batch_size}")
@@ -112,7 +112,7 @@ class KafkaIngester:
         self.connect = connect
         self.decoder = AlertDecoder()
         self.stopping = False
-        self._connection: psycopg2.extensions.connection | None = None
+        self._connection: psycopg.Connection | None = None
         self._writer: ArchiveWriter | None = None
         self._objects: ObjectStage | None = None
         self._broker_down_since: float | None = None
@@ -324,9 +324,9 @@ class KafkaIngester:
                 writer = self._archive_writer()
                 return writer.write_batch(alerts, quarantined, source, started, times)
             except (
-                psycopg2.errors.UniqueViolation,
-                psycopg2.errors.DeadlockDetected,
-                psycopg2.errors.SerializationFailure,
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DeadlockDetected,
+                psycopg.errors.SerializationFailure,
             ) as error:
                 # A concurrent ingester wrote the same stamps or locked the same rows;
                 # the batch rolled back, and its retry finds what is now there.
@@ -336,7 +336,7 @@ class KafkaIngester:
                 log.info("%s with a concurrent ingester; retrying the batch", type(error).__name__)
                 time.sleep(0.1 * conflicts)
                 continue
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
                 self._drop_connection()
                 if self.stopping:
                     log.error(
@@ -382,7 +382,7 @@ class KafkaIngester:
         if self._connection is not None:
             try:
                 self._connection.close()
-            except psycopg2.Error:
+            except psycopg.Error:
                 log.debug("closing a broken connection failed", exc_info=True)
         self._connection = None
         self._writer = None

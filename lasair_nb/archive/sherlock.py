@@ -5,9 +5,9 @@ the catalogue sources near them (one HEALPix range join for a whole batch, as th
 watchlist crossmatches) and writes ``sherlock_classifications`` (upsert) and
 ``sherlock_crossmatches`` (replaced per object).
 
-:func:`classify` takes a SQLAlchemy ``Connection`` or a psycopg2 cursor (the ingester's),
-and works in the caller's transaction: a handful of statements per call whatever the
-number of objects, none when no object is given.
+:func:`classify` takes a SQLAlchemy ``Connection`` or a DB-API cursor (the ingester's
+psycopg 3 one), and works in the caller's transaction: a handful of statements per call
+whatever the number of objects, none when no object is given.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _unnest(columns: Sequence[str], rows: list[dict[str, Any]]) -> tuple[str, li
 
 
 def _plain(value: Any) -> Any:
-    """A value psycopg2 binds: NaN and numpy scalars become None and Python numbers."""
+    """A value either driver binds: NaN and numpy scalars become None and Python numbers."""
     if value is None:
         return None
     if isinstance(value, np.generic):
@@ -174,7 +174,7 @@ def classify(
     Parameters
     ----------
     connection_or_cursor
-        A SQLAlchemy ``Connection`` or a psycopg2 cursor of the archive's owner; the
+        A SQLAlchemy ``Connection`` or a DB-API cursor of the archive's owner; the
         work is done in its transaction (the caller commits).
     objectids
         Objects to classify; None: every object of the archive.

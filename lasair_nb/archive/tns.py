@@ -114,8 +114,9 @@ def match_objects(
 ) -> None:
     """Record TNS objects within ``radius_arcsec`` of these objects' positions (ingest).
 
-    ``cursor`` is a DB-API (psycopg2) cursor in the caller's transaction. An object's
-    earlier matches stay (a mean position moves by far less than the radius).
+    ``cursor`` is a DB-API cursor (the ingester's psycopg 3 one) in the caller's
+    transaction. An object's earlier matches stay (a mean position moves by far less than
+    the radius).
     """
     if not len(objectids):
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import os
@@ -13,17 +14,16 @@ from pathlib import Path
 
 import fastavro
 import numpy as np
-import psycopg2
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.sources import Packet, expand_paths, read_packets
 from ingest.writer import ArchiveWriter
-from lasair_nb.archive.engine import connect_raw
 from lasair_nb.archive.migrate import alembic_config
 
 DATA_TABLES = (
@@ -38,9 +38,7 @@ DATA_TABLES = (
 
 
 def ingest(url: str, packets: Iterable[Packet], batch_size: int = 40):
-    connection = psycopg2.connect(
-        sa.make_url(url).render_as_string(hide_password=False).replace("+psycopg2", "")
-    )
+    connection = connect(url)
     try:
         return Ingester(connection, batch_size=batch_size).ingest(packets, "test", progress=False)
     finally:
@@ -168,7 +166,7 @@ def test_the_migration_backfills_coverage_as_ingest_does(sample_archive: str) ->
     assert fingerprint(sample_archive)["coverage"] == before["coverage"]
     # Summaries the migrations cannot compute come back with `ingest resummarise`.
     assert fingerprint(sample_archive)["objects"] != before["objects"]
-    connection = connect_raw(sample_archive)
+    connection = connect(sample_archive)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT objectid FROM objects")
@@ -486,15 +484,17 @@ def test_tarball_and_directory_sources(tmp_path: Path, ztf_alert_files: list[Pat
     assert os.path.basename(packets[5].source) == ztf_alert_files[5].name
 
 
+@pytest.mark.parametrize("detection", [False, True], ids=["upper limit", "detection"])
 def test_a_value_postgresql_cannot_store_is_quarantined(
-    archive_url: str, ztf_alert_files: list[Path]
+    archive_url: str, ztf_alert_files: list[Path], detection: bool
 ) -> None:
     reader = fastavro.reader(io.BytesIO(ztf_alert_files[3].read_bytes()))
     schema, record = reader.writer_schema, next(reader)
     for previous in record["prv_candidates"]:
-        if previous["candid"] is None:  # validation does not look at upper limits' strings
+        if (previous["candid"] is not None) == detection:  # PostgreSQL refuses the NUL
             previous["pdiffimfilename"] = "ztf\x00image.fits"
             break
+    table = "candidates" if detection else "noncandidates"
     buffer = io.BytesIO()
     fastavro.writer(buffer, schema, [record])
     poisoned = Packet(buffer.getvalue(), "poisoned.avro")
@@ -508,6 +508,48 @@ def test_a_value_postgresql_cannot_store_is_quarantined(
         source, reason = connection.exec_driver_sql("SELECT source, reason FROM quarantine").one()
     engine.dispose()
     assert source == "poisoned.avro" and "rejected a value" in reason
+    assert f"staging_{table}" in reason and "column pdiffimfilename" in reason, reason
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # a float the writer schema calls a string: the driver cannot send it as a number
+        ("magzpsci", "string", "26.3", "candidates.magzpsci holds a str, the archive stores"),
+        # a number past its column's range: PostgreSQL's cast from the staging table refuses
+        ("rcid", "long", 2**40, "integer out of range"),
+        ("magzpsci", "double", 1e300, "out of range"),  # a real (float4) column
+    ],
+)
+def test_a_value_the_column_cannot_take_is_quarantined_with_its_reason(
+    archive_url: str, ztf_alert_files: list[Path], case: tuple[str, str, object, str]
+) -> None:
+    """A hostile writer schema can give any field any type: its alert is quarantined, the
+    batch's other alerts are written, and nothing is stored wrapped or rounded."""
+    field, avro_type, value, reason = case
+    reader = fastavro.reader(io.BytesIO(ztf_alert_files[3].read_bytes()))
+    schema, record = copy.deepcopy(reader.writer_schema), next(reader)
+    candidate = next(f for f in schema["fields"] if f["name"] == "candidate")["type"]
+    for entry in candidate["fields"]:
+        if entry["name"] == field:
+            entry["type"] = ["null", avro_type]
+    record["candidate"][field] = value
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, fastavro.parse_schema(schema), [record])
+    hostile = Packet(buffer.getvalue(), "hostile.avro")
+
+    summary = ingest(archive_url, [*file_packets(ztf_alert_files[:3]), hostile], batch_size=10)
+
+    assert (summary.new, summary.quarantined) == (3, 1)
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as connection:
+        source, stored = connection.exec_driver_sql("SELECT source, reason FROM quarantine").one()
+        kept = connection.exec_driver_sql(
+            "SELECT count(*) FROM candidates WHERE candid = %s", (record["candid"],)
+        ).scalar()
+    engine.dispose()
+    assert source == "hostile.avro" and kept == 0
+    assert stored.startswith("the archive rejected a value") and reason in stored, stored
 
 
 @pytest.mark.slow

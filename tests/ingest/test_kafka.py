@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from ingest.connection import connect
 from ingest.kafka.consumer import KafkaIngester, KafkaSettings, subscription
 from ingest.kafka.publish import publish_simulation
 from ingest.pipeline import Ingester
@@ -97,7 +98,7 @@ def snapshot(url: str) -> dict[str, str]:
 
 
 def file_ingest(url: str, packets: list[bytes]) -> None:
-    connection = connect_raw(url)
+    connection = connect(url)
     Ingester(connection, batch_size=50).ingest(
         (Packet(p, "file") for p in packets), "file", progress=False
     )
@@ -107,7 +108,7 @@ def file_ingest(url: str, packets: list[bytes]) -> None:
 def consume(servers: str, topic: str, url: str, group: str | None = None, batch: int = 25):
     ingester = KafkaIngester(
         KafkaSettings(servers, topic, group or uuid.uuid4().hex, batch, 0.5, 4.0, CONSUMER),
-        connect=lambda: connect_raw(url),
+        connect=lambda: connect(url),
     )
     return ingester.run(install_signal_handlers=False)
 
@@ -173,7 +174,7 @@ def test_subscription_patterns() -> None:
 def test_session_timeout_sets_session_and_heartbeat() -> None:
     def ingester(**changes: Any) -> KafkaIngester:
         settings = KafkaSettings("127.0.0.1:1", "topic", **changes)
-        return KafkaIngester(settings, connect=lambda: connect_raw("unused"))
+        return KafkaIngester(settings, connect=lambda: connect("unused"))
 
     def config(**changes: Any) -> dict[str, object]:
         return ingester(**changes).consumer_config()

@@ -10,17 +10,17 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from ingest.connection import connect, dsn_of
 from ingest.decode import AlertDecoder
-from ingest.objects_stage import ObjectStage, ObjectUpdater, dsn_of
+from ingest.objects_stage import ObjectStage, ObjectUpdater
 from ingest.pipeline import Ingester, decode_packet
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet, read_packets
 from ingest.writer import ArchiveWriter, update_objects
-from lasair_nb.archive.engine import connect_raw
 from lasair_nb.archive.status import ingest_status
 
 SUMMARY_TABLES = {
@@ -72,7 +72,7 @@ def test_alerts_are_queryable_before_their_objects_are_summarised(
 ) -> None:
     url = make_archive()
     packets = list(read_packets(ztf_alert_files[:20]))
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         writer = ArchiveWriter(connection)
         writer.write_batch(rows_of(packets), source="test")
@@ -111,13 +111,13 @@ def test_the_stage_writes_what_summarising_in_the_alerts_transaction_wrote(
     packets = [*read_packets(ztf_alert_files), *simulated]
     in_process, own_process, afterwards = make_archive(), make_archive(), make_archive()
     for url, batch in ((in_process, len(packets)), (own_process, 25)):
-        connection = connect_raw(url)
+        connection = connect(url)
         try:
             Ingester(connection, batch_size=batch).ingest(packets, "test", progress=False)
         finally:
             connection.close()
     # the old way, by hand: every object summarised once all alerts are in
-    connection = connect_raw(afterwards)
+    connection = connect(afterwards)
     try:
         ArchiveWriter(connection).write_batch(rows_of(packets), source="test")
         with connection.cursor() as cursor:
@@ -149,7 +149,7 @@ def test_an_alert_arriving_while_its_object_is_summarised_queues_it_again(
         by_object.setdefault(rows_of([packet])[0].objectid, []).append(packet)
     objectid, packets = max(by_object.items(), key=lambda item: len(item[1]))
     first, last = packets[:-1], packets[-1:]
-    stage, ingester = connect_raw(url), connect_raw(url)
+    stage, ingester = connect(url), connect(url)
     try:
         ArchiveWriter(ingester).write_batch(rows_of(first), source="test")
         updater = ObjectUpdater(stage)  # the stage's connection, as it sets it up
@@ -193,7 +193,7 @@ def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
     make_archive, simulated: list[Packet]
 ) -> None:
     url = make_archive()
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         # an ingester died after committing alerts, before their objects were summarised
         ArchiveWriter(connection).write_batch(rows_of(simulated), source="t")
@@ -212,10 +212,10 @@ def test_a_dead_stage_process_is_started_again_and_a_stopped_one_keeps_the_queue
     make_archive, simulated: list[Packet]
 ) -> None:
     url = make_archive()
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         # its connection string is a working one, password included
-        psycopg2.connect(dsn_of(connection)).close()
+        psycopg.connect(dsn_of(connection)).close()
         stage = ObjectStage(connection, in_process=False)
         stage.start()
         first = stage._process
@@ -247,7 +247,7 @@ def test_an_object_that_cannot_be_summarised_is_set_aside_and_the_rest_go_on(
     rows = rows_of(simulated)
     objects = sorted({row.objectid for row in rows})
     poison = objects[len(objects) // 2]
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         with connection.cursor() as cursor:  # the database refuses one object's summary
             cursor.execute(
@@ -276,7 +276,7 @@ def test_draining_takes_what_was_queued_not_what_keeps_coming(
     make_archive, ztf_alert_files: list[Path], simulated: list[Packet]
 ) -> None:
     url = make_archive()
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         writer = ArchiveWriter(connection)
         updater = ObjectUpdater(connection, chunk=7)

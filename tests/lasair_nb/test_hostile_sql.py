@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 import lasair_nb as ln
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.sources import read_packets
 from lasair_nb.admin.users import add_user
-from lasair_nb.archive.engine import connect_raw
 
 HOSTILE = [
     # DDL
@@ -77,7 +77,7 @@ HOSTILE = [
 def archive_url(make_archive, ztf_alert_files: list[Path], over_tcp) -> str:
     """The real alerts, reached over TCP with passwords (as make up serves notebooks)."""
     url = make_archive()
-    connection = connect_raw(url)
+    connection = connect(url)
     Ingester(connection, batch_size=100).ingest(
         read_packets(ztf_alert_files), "test", progress=False
     )

@@ -19,11 +19,11 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 import lasair_nb as ln
+from ingest.connection import connect
 from ingest.pipeline import Ingester
 from ingest.sources import read_packets
 from lasair_nb import lasair
 from lasair_nb.admin.users import add_user
-from lasair_nb.archive.engine import connect_raw
 
 SUPERNOVA = "ZTF21abiuvdk"
 
@@ -166,7 +166,7 @@ def test_ingest_matches_new_objects_to_tns(
     ).to_csv(csv, index=False)  # fmt: skip
     archive = ln.connect(url)
     assert archive.tns.load(csv) == 0  # no objects yet
-    connection = connect_raw(url)
+    connection = connect(url)
     try:
         Ingester(connection, batch_size=10).ingest(read_packets(files), "test", progress=False)
     finally:

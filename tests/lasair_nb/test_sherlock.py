@@ -19,7 +19,6 @@ from typing import Any
 import fastavro
 import numpy as np
 import pandas as pd
-import psycopg2
 import pytest
 import sqlalchemy as sa
 from astropy import units as u
@@ -27,6 +26,7 @@ from astropy.coordinates import SkyCoord
 from astropy.cosmology import Planck18
 from astropy.table import Table
 
+from ingest.connection import connect as connect_ingester
 from ingest.objects_stage import ObjectUpdater
 from ingest.rows import alert_rows
 from ingest.writer import ArchiveWriter
@@ -65,12 +65,6 @@ def alert_template(ztf_alert_files: list[Path]) -> dict[str, Any]:
     return next(fastavro.reader(io.BytesIO(path.read_bytes())))
 
 
-def _psycopg2(url: str) -> Any:
-    return psycopg2.connect(
-        sa.make_url(url).render_as_string(hide_password=False).replace("+psycopg2", "")
-    )
-
-
 @pytest.fixture
 def ingest_at(alert_template: dict[str, Any]) -> Callable[..., None]:
     """Factory: ingest one single-detection alert per (objectId, ra, dec, fields) in one batch."""
@@ -84,7 +78,7 @@ def ingest_at(alert_template: dict[str, Any]) -> Callable[..., None]:
             record.update(objectId=object_id, candid=candid, prv_candidates=None, fp_hists=None)
             record["candidate"].update(candid=candid, ra=ra, dec=dec, **fields)
             rows.append(alert_rows(record))
-        connection = _psycopg2(url)
+        connection = connect_ingester(url)
         try:
             ArchiveWriter(connection).write_batch(rows, source="test")
             ObjectUpdater(connection).drain()  # the objects stage, at once
