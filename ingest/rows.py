@@ -106,7 +106,7 @@ def _check_strings(record: dict[str, Any], where: str) -> None:
 
 def _renamed(source: dict[str, Any]) -> dict[str, Any]:
     """A detection with pre-2.0 field names renamed (itself when it has none)."""
-    if _LEGACY_NAMES.isdisjoint(source):
+    if source.keys().isdisjoint(_LEGACY_NAMES):  # looks up the five names, not every key
         return source
     return {LEGACY_RENAMES.get(key, key): value for key, value in source.items()}
 

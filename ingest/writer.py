@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -117,6 +117,8 @@ def _staging_type(kind: sa.types.TypeEngine) -> str:
         return "float8"
     if isinstance(kind, sa.LargeBinary):
         return "bytea"
+    if isinstance(kind, sa.Date):
+        return "date"
     if isinstance(kind, sa.String):
         return "text"
     raise TypeError(f"no staging type for {kind!r}")
@@ -128,6 +130,7 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "float8": (int, float),
     "bytea": (bytes, bytearray, memoryview),
     "text": (str,),
+    "date": (date,),
 }
 
 
@@ -139,12 +142,13 @@ CANDIDATES = _BinaryCopy(
 NONCANDIDATES = _BinaryCopy(schema.noncandidates, [c.name for c in schema.noncandidates.c])
 FORCED = _BinaryCopy(schema.forced_photometry, [c.name for c in schema.forced_photometry.c])
 OBJECTS = _BinaryCopy(schema.objects, [c.name for c in schema.objects.c])
+COVERAGE = _BinaryCopy(schema.coverage, [c.name for c in schema.coverage.c])
 CUTOUTS = _BinaryCopy(
     schema.cutouts, ("candid", "objectid", "science", "template", "difference", "stamp_format")
 )
 """Stamps go straight into ``cutouts`` (no staging copy of most of the bytes): its
 columns are ``int8``, ``text`` and ``bytea`` already."""
-STAGED = (CANDIDATES, NONCANDIDATES, FORCED, OBJECTS)
+STAGED = (CANDIDATES, NONCANDIDATES, FORCED, OBJECTS, COVERAGE)
 REJECTED = (psycopg.DataError, UnstorableValueError)
 """A value PostgreSQL refused, or one the driver could not send: its alert is quarantined."""
 
@@ -426,22 +430,18 @@ class ArchiveWriter:
         rows = coverage_rows(detections, limits)
         if not rows:
             return
-        columns = ("night", "field", "fid", "ncandidates", "nlimits", "maglim_min", "maglim_max",
-                   "jd_first", "jd_last")  # fmt: skip
-        cursor.executemany(  # one round trip: psycopg 3 pipelines the statements
-            f"INSERT INTO coverage ({', '.join(columns)})"
-            f" VALUES ({', '.join(['%s'] * len(columns))})"
+        COVERAGE.copy(cursor, "staging_coverage", rows)
+        names = ", ".join(COVERAGE.columns)
+        cursor.execute(
+            f"INSERT INTO coverage ({names}) SELECT {names} FROM staging_coverage"
+            " ORDER BY night, field, fid"  # a fixed lock order for concurrent ingesters
             " ON CONFLICT (night, field, fid) DO UPDATE SET"
             " ncandidates = coverage.ncandidates + EXCLUDED.ncandidates,"
             " nlimits = coverage.nlimits + EXCLUDED.nlimits,"
             " maglim_min = LEAST(coverage.maglim_min, EXCLUDED.maglim_min),"
             " maglim_max = GREATEST(coverage.maglim_max, EXCLUDED.maglim_max),"
             " jd_first = LEAST(coverage.jd_first, EXCLUDED.jd_first),"
-            " jd_last = GREATEST(coverage.jd_last, EXCLUDED.jd_last)",
-            [  # in key order: a fixed lock order for concurrent ingesters
-                tuple(row[name] for name in columns)
-                for row in sorted(rows, key=itemgetter("night", "field", "fid"))
-            ],
+            " jd_last = GREATEST(coverage.jd_last, EXCLUDED.jd_last)"
         )
 
     @staticmethod
