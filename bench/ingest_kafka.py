@@ -1,6 +1,9 @@
-"""Benchmark: simulator → Tansu broker → ``lasair-nb ingest kafka`` → PostgreSQL.
+"""Benchmark: producer → Tansu broker → ``lasair-nb ingest kafka`` → PostgreSQL.
 
-Three figures, measured in one run on the same simulated packets:
+Three figures, measured in one run on the same packets: the real ZTF sample alerts
+re-keyed as in :mod:`bench.ingest` (``--source real``, the default when ``../shared`` is
+there), or the simulator's (``--source simulated``; its histories are about three times
+as long as the sample's, so each alert writes about three times the rows):
 
 1. file ingest of the packets (the baseline rate);
 2. Kafka ingest at full speed: every packet published first, then consumed
@@ -12,8 +15,8 @@ Three figures, measured in one run on the same simulated packets:
    Kafka timestamps it logs)? One ingester at each rate, and two in one consumer
    group (two partitions) at the first.
 
-Run: ``python -m bench.ingest_kafka [--alerts 10000] [--rates 500 1000]``; appends to
-``bench/RESULTS.md``.
+Run: ``python -m bench.ingest_kafka [--alerts 10000] [--rates 500 1000] [--source …]``;
+appends to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.ingest import SAMPLES, rekeyed_packets
 from bench.results import report
 from ingest.connection import connect
+from ingest.decode import AlertDecoder
 from ingest.pipeline import Ingester
 from ingest.simulator import AlertSimulator
 from ingest.sources import Packet
@@ -226,22 +231,40 @@ def sustained(
     )
 
 
+def bench_packets(count: int, source: str | None) -> tuple[list[tuple[int, bytes]], str]:
+    """``(candid, packet)`` pairs to publish, and what they are, for the report."""
+    if (source or ("real" if SAMPLES.is_dir() else "simulated")) == "real":
+        print(f"re-keying {count} real ZTF alerts from {SAMPLES} …")
+        packets = rekeyed_packets(count)
+        decoder = AlertDecoder()
+        keyed = [(decoder.decode(data).records[0]["candid"], data) for data in packets]
+        return keyed, f"re-keyed real ZTF packets ({decoder.cached_schemas} writer schemas)"
+    print(f"simulating {count} alerts …")
+    simulator = AlertSimulator(objects=max(200, count // 8), nights=60, seed=7)
+    keyed = []
+    for packet in simulator.packets():
+        keyed.append((packet.candid, packet.data))
+        if len(keyed) == count:
+            break
+    return keyed, "simulated 4.02 packets"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0])
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--source",
+        choices=["real", "simulated"],
+        help="packets: the real ZTF alerts re-keyed (the default when ../shared is there),"
+        " or the simulator's (whose histories are about three times as long)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
-    print(f"simulating {args.alerts} alerts …")
     started = time.perf_counter()
-    simulator = AlertSimulator(objects=max(200, args.alerts // 8), nights=60, seed=7)
-    keyed = []
-    for packet in simulator.packets():
-        keyed.append((packet.candid, packet.data))
-        if len(keyed) == args.alerts:
-            break
+    keyed, described = bench_packets(args.alerts, args.source)
     packets = [data for _, data in keyed]
     generate_rate = len(packets) / (time.perf_counter() - started)
 
@@ -284,9 +307,9 @@ def main() -> None:
         f"## Kafka ingest — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{len(packets)} simulated 4.02 packets ({sum(map(len, packets)) / 1e6:.0f} MB, "
-        f"generated at {generate_rate:.0f}/s), batches of {args.batch}; simulator, Tansu broker, "
-        "ingesters and embedded PostgreSQL all on this machine.",
+        f"{len(packets)} {described} ({sum(map(len, packets)) / 1e6:.0f} MB, "
+        f"made at {generate_rate:.0f}/s beforehand), batches of {args.batch}; the producer, "
+        "Tansu broker, ingesters and embedded PostgreSQL all on this machine.",
         "",
         "| measure | value | ratio to file ingest |",
         "|---|---:|---:|",
