@@ -130,6 +130,9 @@ GOOD_SCORE = 0.75
 
 
 def _none_if_nan(value: Any) -> Any:
+    """A value for the ``objects`` row: Python's own type, and NaN as None (NULL)."""
+    if type(value) is float:  # the usual case, first
+        return None if math.isnan(value) else value
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -173,9 +176,9 @@ def _band_summary(band: str, columns: dict[str, np.ndarray]) -> dict[str, Any]:
     """Summary of one band; ``columns`` holds that band's detections sorted by time."""
     times = columns["jd"]
     # ZTF's sentinels (-999 ...) are missing magnitudes, not measurements.
-    mag = valid_magnitude(columns["magpsf"])
+    mag = columns["mag"]
     sigma = valid_error(columns["sigmapsf"])
-    positive = is_positive(columns["isdiffpos"])
+    positive = columns["positive"]
     # DC magnitudes describe the object only when the reference source is the object.
     dc = np.where(is_coincident(columns["distnr"]), valid_magnitude(columns["dc_mag"]), np.nan)
     measured = np.flatnonzero(np.isfinite(mag))
@@ -224,7 +227,7 @@ def _good_positive_counts(columns: dict[str, np.ndarray], jdmax: float) -> dict[
     good = (np.nan_to_num(columns["rb"]) > GOOD_SCORE) | (
         np.nan_to_num(columns["drb"]) > GOOD_SCORE
     )
-    chosen = good & is_positive(columns["isdiffpos"])
+    chosen = good & columns["positive"]
     age = jdmax - columns["jd"][chosen]
     return {
         "ncandgp": int(np.count_nonzero(chosen)),
@@ -235,8 +238,8 @@ def _good_positive_counts(columns: dict[str, np.ndarray], jdmax: float) -> dict[
 
 def _colour(columns: dict[str, np.ndarray]) -> tuple[float, float]:
     """Lasair's ``g_minus_r`` and ``jd_g_minus_r`` (see the module docstring)."""
-    mag = valid_magnitude(columns["magpsf"])
-    usable = is_positive(columns["isdiffpos"]) & np.isfinite(mag) & np.isfinite(columns["nid"])
+    mag = columns["mag"]
+    usable = columns["positive"] & np.isfinite(mag) & np.isfinite(columns["nid"])
     latest: dict[int, dict[float, tuple[float, float]]] = {1: {}, 2: {}}
     for k in np.flatnonzero(usable):  # time order: later detections of a night win
         fid = int(columns["fid"][k])
@@ -277,6 +280,9 @@ def summarise_object(objectid: str, detections: Sequence[Sequence[Any]]) -> dict
         name: np.array(by_name[name], dtype=float) for name in NUMERIC_COLUMNS
     }
     columns["isdiffpos"] = np.array(by_name["isdiffpos"], dtype=object)
+    # Computed once here, then split by band with the rest.
+    columns["positive"] = is_positive(columns["isdiffpos"])
+    columns["mag"] = valid_magnitude(columns["magpsf"])
     ra, dec = _mean_position(columns["ra"], columns["dec"])
     alerts = [row for row in detections if row[DETECTION_COLUMNS.index("in_alert")]]
     latest = dict(zip(DETECTION_COLUMNS, (alerts or detections)[-1], strict=True))
