@@ -52,7 +52,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -178,6 +178,29 @@ def archive_url(make_archive: Callable[[], str]) -> str:
 
 SEEDED_SIMULATION = {"objects": 300, "nights": 12, "seed": 3}
 """The simulated part of the seeded archive."""
+
+
+def _table_digest(url: str, tables: Mapping[str, str]) -> dict[str, tuple[int, str]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        found = {
+            table: tuple(
+                connection.exec_driver_sql(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                    f" FROM (SELECT {columns} FROM {table}) t"
+                ).one()
+            )
+            for table, columns in tables.items()
+        }
+    engine.dispose()
+    return found
+
+
+@pytest.fixture(scope="session")
+def table_digest() -> Callable[[str, Mapping[str, str]], dict[str, tuple[int, str]]]:
+    """``table_digest(url, {table: columns})``: each table's row count and an md5 over the
+    full text of every row (of those columns), to compare whole archives."""
+    return _table_digest
 
 
 @pytest.fixture(scope="session")

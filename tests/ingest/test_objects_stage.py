@@ -32,23 +32,6 @@ SUMMARY_TABLES = {
 """What the objects stage writes (the columns that do not say when)."""
 
 
-def digest(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and an md5 over the full text of every row, per table the stage writes."""
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        found = {
-            table: tuple(
-                connection.exec_driver_sql(
-                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-                    f" FROM (SELECT {columns} FROM {table}) t"
-                ).one()
-            )
-            for table, columns in SUMMARY_TABLES.items()
-        }
-    engine.dispose()
-    return found
-
-
 def scalar(url: str, sql: str):
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -105,7 +88,7 @@ def ingest_status_of(url: str):
 
 @pytest.mark.slow  # three archives, one with the stage in its own process
 def test_the_stage_writes_what_summarising_in_the_alerts_transaction_wrote(
-    make_archive, ztf_alert_files: list[Path], simulated: list[Packet]
+    make_archive, ztf_alert_files: list[Path], simulated: list[Packet], table_digest
 ) -> None:
     """In process, in a process of its own, and all at once afterwards: the same rows."""
     packets = [*read_packets(ztf_alert_files), *simulated]
@@ -128,10 +111,10 @@ def test_the_stage_writes_what_summarising_in_the_alerts_transaction_wrote(
     finally:
         connection.close()
 
-    expected = digest(afterwards)
+    expected = table_digest(afterwards, SUMMARY_TABLES)
     assert expected["objects"][0] == len({row.objectid for row in rows_of(packets)})
-    assert digest(in_process) == expected
-    assert digest(own_process) == expected
+    assert table_digest(in_process, SUMMARY_TABLES) == expected
+    assert table_digest(own_process, SUMMARY_TABLES) == expected
     for url in (in_process, own_process):
         assert scalar(url, "SELECT count(*) FROM objects_pending") == 0
     # the separate process logged its batches; the small ingest summarised in process
