@@ -43,7 +43,16 @@ def dsn_of(connection: psycopg.Connection) -> str:
 
     For the objects stage's own process: it is handed over a pipe, never on a command line.
     """
-    parameters = dict(connection.info.get_parameters())
-    if connection.info.password:
-        parameters["password"] = connection.info.password
+    info = connection.info
+    # get_parameters() leaves out values equal to libpq's defaults (port 5432): the other
+    # process must not take them from its own environment (PGPORT) instead.
+    parameters = {
+        **info.get_parameters(),
+        "host": info.host,
+        "port": str(info.port),
+        "dbname": info.dbname,
+        "user": info.user,
+    }
+    if info.password:
+        parameters["password"] = info.password
     return psycopg.conninfo.make_conninfo(**{**parameters, **KEEPALIVES})

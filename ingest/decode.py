@@ -17,8 +17,25 @@ from typing import Any
 
 import fastavro
 
+from ingest.rows import LEGACY_RENAMES
+from lasair_nb.domain.ztf import CANDIDATE_FIELDS, FP_HIST_FIELDS, PRV_CANDIDATE_FIELDS
+
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
+
+_FAMILY = {
+    "int": "number", "long": "number", "float": "number", "double": "number",
+    "string": "string", "boolean": "boolean", "bytes": "bytes", "null": "null",
+}  # fmt: skip
+EXPECTED_FAMILIES: dict[str, str] = {
+    **{
+        field.name: _FAMILY[field.avro_type]
+        for field in (*CANDIDATE_FIELDS, *PRV_CANDIDATE_FIELDS, *FP_HIST_FIELDS)
+    },
+    "objectId": "string", "candid": "number", "schemavsn": "string", "stampData": "bytes",
+}  # fmt: skip
+"""What the archive stores for each ZTF field name: a number, a string, a boolean, bytes."""
+EXPECTED_FAMILIES |= {old: EXPECTED_FAMILIES[new] for old, new in LEGACY_RENAMES.items()}
 
 
 class DecodeError(ValueError):
@@ -85,6 +102,62 @@ def _read_metadata(cursor: _Cursor) -> dict[str, bytes]:
             meta[key] = cursor.read_bytes()
 
 
+def check_field_types(schema: Any) -> None:
+    """Refuse a writer schema that gives a ZTF field a type the archive cannot store as sent.
+
+    Each packet embeds its own writer schema, so a hostile one can call ``ra`` a boolean
+    or ``magpsf`` a string. Checked once per distinct schema: every record field whose
+    name the archive stores (:data:`EXPECTED_FAMILIES`) must be of that family (or null).
+
+    Raises
+    ------
+    DecodeError
+        Naming the record, the field, its declared types and what the archive stores.
+    """
+    named: dict[str, Any] = {}
+
+    def families(kind: Any) -> set[str]:
+        if isinstance(kind, str):
+            if kind in _FAMILY:
+                return {_FAMILY[kind]}
+            return {"named"} if kind not in named else families(named[kind])
+        if isinstance(kind, list):
+            return set().union(*map(families, kind)) if kind else set()
+        if isinstance(kind, dict):
+            return complex_families(kind)
+        return {"unknown"}
+
+    def complex_families(kind: dict[str, Any]) -> set[str]:
+        name = kind.get("type")
+        if name in ("record", "error", "enum", "fixed"):
+            full = str(kind.get("name", ""))
+            space = kind.get("namespace")
+            named[full] = named[full.rsplit(".", 1)[-1]] = {"type": "named"}
+            if space and "." not in full:
+                named[f"{space}.{full}"] = named[full]
+            if name in ("record", "error"):
+                record(full, kind.get("fields") or [])
+            return {str(name)}
+        if name in ("array", "map"):
+            families(kind.get("items" if name == "array" else "values"))
+            return {str(name)}
+        return families(name)
+
+    def record(owner: str, fields: list[Any]) -> None:
+        for field in fields:
+            if not isinstance(field, dict):
+                continue
+            declared = families(field.get("type")) - {"null"}
+            expected = EXPECTED_FAMILIES.get(str(field.get("name")))
+            if expected is not None and declared != {expected}:
+                raise DecodeError(
+                    f"the writer schema gives {owner}.{field.get('name')} the type "
+                    f"{' or '.join(sorted(declared)) or 'null'}; the archive stores a {expected}"
+                )
+
+    families(schema)
+
+
 class AlertDecoder:
     """Decode Avro container packets, parsing each distinct writer schema once.
 
@@ -112,6 +185,7 @@ class AlertDecoder:
                 parsed = fastavro.parse_schema(schema)
             except (ValueError, TypeError, KeyError) as error:
                 raise DecodeError(f"embedded writer schema is not valid Avro: {error}") from error
+            check_field_types(schema)
             version = schema.get("version") if isinstance(schema, dict) else None
             cached = (parsed, str(version) if version is not None else None)
             self._schemas[schema_json] = cached

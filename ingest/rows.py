@@ -62,6 +62,10 @@ LEGACY_RENAMES: dict[str, str] = {
 _LEGACY_NAMES = frozenset(LEGACY_RENAMES)
 
 STAMPS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+JD_RANGE = (2_400_000.0, 2_600_000.0)
+"""Julian dates an alert may carry (1858 to 2406): night dates must be computable."""
+MAX_OBJECTID_LENGTH = 64
+"""ZTF's are 12 characters; a longer one would not fit the archive's indexes at some size."""
 GZIP_MAGIC = b"\x1f\x8b"
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -111,12 +115,16 @@ def _renamed(source: dict[str, Any]) -> dict[str, Any]:
     return {LEGACY_RENAMES.get(key, key): value for key, value in source.items()}
 
 
+def _check_jd(jd: Any, where: str) -> None:
+    if not _finite(jd) or not JD_RANGE[0] <= jd <= JD_RANGE[1]:
+        raise RowError(f"{where}: jd {jd!r} is not a Julian date in [{JD_RANGE[0]}, {JD_RANGE[1]}]")
+
+
 def _check_detection(row: dict[str, Any], where: str) -> None:
     for name in ("jd", "ra", "dec", "fid", "magpsf", "candid"):
         if row.get(name) is None:
             raise RowError(f"{where}: required field {name!r} is missing or null")
-    if not _finite(row["jd"]) or row["jd"] < 2_400_000:
-        raise RowError(f"{where}: jd {row['jd']!r} is not a Julian date")
+    _check_jd(row["jd"], where)
     if not _finite(row["ra"]) or not 0.0 <= row["ra"] <= 360.0:
         raise RowError(f"{where}: ra {row['ra']!r} outside [0, 360] degrees")
     if not _finite(row["dec"]) or not -90.0 <= row["dec"] <= 90.0:
@@ -155,8 +163,11 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         If a required field is missing or a value is out of range.
     """
     objectid = record.get("objectId")
-    if not isinstance(objectid, str) or not objectid:
-        raise RowError(f"objectId {objectid!r} is not a non-empty string")
+    if not isinstance(objectid, str) or not 0 < len(objectid) <= MAX_OBJECTID_LENGTH:
+        raise RowError(
+            f"objectId {objectid[:80] if isinstance(objectid, str) else objectid!r} is not a "
+            f"string of 1 to {MAX_OBJECTID_LENGTH} characters"
+        )
     _check_strings(record, "alert")
     candid = record.get("candid")
     candidate = record.get("candidate")
@@ -164,7 +175,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         raise RowError("alert has no candidate record")
     if candid is None:
         candid = candidate.get("candid")
-    if not isinstance(candid, int) or candidate.get("candid") != candid:
+    if type(candid) is not int or candidate.get("candid") != candid:
         raise RowError(
             f"alert candid {candid!r} does not match candidate.candid {candidate.get('candid')!r}"
         )
@@ -178,6 +189,7 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
 
     for index, previous in enumerate(record.get("prv_candidates") or ()):
         if "forcediffimflux" in previous:  # schema 3.5 carried forced photometry here
+            _check_jd(previous.get("jd"), f"prv_candidates[{index}]")
             rows.forced.append(_forced_row(previous, objectid))
         elif previous.get("candid") is not None:
             detection = _renamed(previous)
@@ -188,11 +200,13 @@ def alert_rows(record: dict[str, Any], writer_version: str | None = None) -> Ale
         else:
             if previous.get("jd") is None or previous.get("fid") is None:
                 raise RowError(f"prv_candidates[{index}]: non-detection without jd or fid")
+            _check_jd(previous["jd"], f"prv_candidates[{index}]")
             rows.noncandidates.append({**_EMPTY_NONDETECTION, **previous, "objectid": objectid})
 
     for index, forced in enumerate(record.get("fp_hists") or ()):
         if forced.get("jd") is None or forced.get("fid") is None:
             raise RowError(f"fp_hists[{index}]: forced photometry without jd or fid")
+        _check_jd(forced["jd"], f"fp_hists[{index}]")
         rows.forced.append(_forced_row(forced, objectid))
 
     stamps = [record.get(name) for name in STAMPS]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import psycopg.errors
 import sqlalchemy as sa
 from tqdm.auto import tqdm
 
@@ -149,8 +150,9 @@ CUTOUTS = _BinaryCopy(
 """Stamps go straight into ``cutouts`` (no staging copy of most of the bytes): its
 columns are ``int8``, ``text`` and ``bytea`` already."""
 STAGED = (CANDIDATES, NONCANDIDATES, FORCED, OBJECTS, COVERAGE)
-REJECTED = (psycopg.DataError, UnstorableValueError)
-"""A value PostgreSQL refused, or one the driver could not send: its alert is quarantined."""
+REJECTED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded, UnstorableValueError)
+"""A value PostgreSQL refused (or found too large to index), or one the driver could not
+send: its alert is quarantined. Anything else fails the batch, to be tried again."""
 
 
 def create_staging_tables(cursor: psycopg.Cursor) -> None:
@@ -313,9 +315,14 @@ class ArchiveWriter:
         log.warning("PostgreSQL rejected a value in this batch; writing its alerts one by one")
         new, rejected = 0, {}
         for alert in alerts:
+            # The staging tables keep their rows until the commit: empty them, or the next
+            # alert's INSERT … SELECT would write this one's rows again (coverage twice).
+            for staged in STAGED:
+                cursor.execute(f"DELETE FROM staging_{staged.table.name}")
             cursor.execute("SAVEPOINT lasair_alert")
             try:
                 new += self._write_alerts(cursor, [alert], alert_time)
+                cursor.execute("RELEASE SAVEPOINT lasair_alert")
             except REJECTED as error:
                 cursor.execute("ROLLBACK TO SAVEPOINT lasair_alert")
                 rejected[alert] = QuarantinedPacket(
@@ -464,7 +471,12 @@ class ArchiveWriter:
             "INSERT INTO quarantine (source, sha256, raw, reason) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (sha256) DO NOTHING",
             [
-                (packet.source, hashlib.sha256(packet.raw).hexdigest(), packet.raw, packet.reason)
+                (
+                    packet.source.replace("\x00", "\\0"),
+                    hashlib.sha256(packet.raw).hexdigest(),
+                    packet.raw,
+                    packet.reason.replace("\x00", "\\0"),  # text cannot hold NUL
+                )
                 for packet in quarantined
             ],
         )

@@ -85,6 +85,17 @@ def test_derived_columns(ztf_alert_files: list[Path]) -> None:
             lambda r: r["prv_candidates"].append({"candid": None, "jd": None, "fid": 1}),
             "without jd",
         ),
+        # a date no night can be computed for (it once failed the whole batch)
+        (
+            lambda r: r["prv_candidates"].append({"candid": None, "jd": 1e300, "fid": 1}),
+            r"jd 1e\+300 is not a Julian date in \[2400000.0, 2600000.0\]",
+        ),
+        (lambda r: r["candidate"].update(jd=float("inf")), "jd inf is not a Julian date"),
+        (lambda r: r.update(objectId="Z" * 3000), "string of 1 to 64 characters"),
+        (  # a bool is an int to Python, not a candid
+            lambda r: (r.update(candid=True), r["candidate"].update(candid=True)),
+            "does not match",
+        ),
     ],
 )
 def test_bad_content_raises_row_error(ztf_alert_files: list[Path], change, message: str) -> None:
