@@ -183,6 +183,7 @@ def test_stamps_are_stored_as_received(sample_archive: str, ztf_alert_files: lis
     assert row.stamp_format == "fits.gz"
 
 
+@pytest.mark.slow  # two full ingests of every sample packet
 def test_ingesting_again_changes_nothing(
     make_archive, ztf_alert_files: list[Path], legacy_alert_files: list[Path], table_digest
 ) -> None:
@@ -195,6 +196,7 @@ def test_ingesting_again_changes_nothing(
     assert first.new == len(packets) and second.new == 0 and second.duplicates == len(packets)
 
 
+@pytest.mark.slow  # two full ingests of every sample packet
 def test_order_of_arrival_does_not_matter(make_archive, ztf_alert_files: list[Path]) -> None:
     forward, backward = make_archive(), make_archive()
     packets = file_packets(ztf_alert_files)

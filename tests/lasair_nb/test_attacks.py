@@ -100,6 +100,7 @@ def watch_while(run: Callable[[], None], look: Callable[[], set[str]], seconds: 
     return seen, outcome[0]
 
 
+@pytest.mark.slow  # a seeded archive and the notebook runner
 def test_a_shared_query_cannot_publish_the_runners_private_rows(
     people: dict[str, ln.Archive],
 ) -> None:
