@@ -500,6 +500,7 @@ def test_a_value_postgresql_cannot_store_is_quarantined(
     assert table_digest(url, stored) == table_digest(clean, stored)
 
 
+@pytest.mark.slow  # five ingests; the detection NUL test and the driver's net stay fast
 @pytest.mark.parametrize(
     "case",
     [
