@@ -125,6 +125,7 @@ def pixel_centres(skymap: SkyMap, indices: list[int]) -> SkyCoord:
 # every real map
 
 
+@pytest.mark.slow  # reads every real map (large FITS files)
 def test_credible_area_matches_plain_numpy_and_the_readme(
     event: tuple[Event, Path, SkyMap], reference: Reference
 ) -> None:
@@ -636,6 +637,7 @@ def check_candidates(
     np.testing.assert_array_equal(found["distsigma"].to_numpy(), skymap.distsigma[pixel])  # type: ignore[index]
 
 
+@pytest.mark.slow  # stores three real maps
 @pytest.mark.parametrize("event_name", STORED)
 def test_a_fresh_connection_answers_from_the_tiles(
     event_name: str, gw_archive: str, stored: dict[str, str], small_maps: dict[str, SkyMap]
