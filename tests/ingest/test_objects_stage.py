@@ -172,7 +172,7 @@ def test_an_alert_arriving_while_its_object_is_summarised_queues_it_again(
     )
 
 
-@pytest.mark.slow  # spawns or restarts the stage's process, or retries one by one
+@pytest.mark.slow  # a crashed ingest, then a whole ingest that takes up its queue
 def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
     make_archive, simulated: list[Packet]
 ) -> None:
@@ -192,7 +192,7 @@ def test_a_queue_left_by_a_crash_is_taken_up_by_the_next_run(
     assert scalar(url, "SELECT count(*) FROM objects") == waiting
 
 
-@pytest.mark.slow  # spawns or restarts the stage's process, or retries one by one
+@pytest.mark.slow  # starts, kills and restarts the stage's process
 def test_a_dead_stage_process_is_started_again_and_a_stopped_one_keeps_the_queue(
     make_archive, simulated: list[Packet]
 ) -> None:
@@ -225,7 +225,7 @@ def test_a_dead_stage_process_is_started_again_and_a_stopped_one_keeps_the_queue
         connection.close()
 
 
-@pytest.mark.slow  # spawns or restarts the stage's process, or retries one by one
+@pytest.mark.slow  # a failed stage batch, retried object by object
 def test_an_object_that_cannot_be_summarised_is_set_aside_and_the_rest_go_on(
     make_archive, simulated: list[Packet]
 ) -> None:
